@@ -80,6 +80,10 @@ HANDLERS: dict[Function, str] = {
     Function.BILLING_PROCESSOR: "runtime.handlers.billing_processor.lambda_handler",
 }
 
+# The one route served by the StripeWebhook function, not the Api function (its own
+# API Gateway resource, so idle can stop the API while payments keep arriving).
+STRIPE_WEBHOOK_PATH = "/api/webhooks/stripe"
+
 # Which queue each processor consumes (the Api and StripeWebhook functions consume none).
 class Queue(StrEnum):
     TRYON = "Tryon"
