@@ -114,6 +114,11 @@ class ChangesFound(GarmaxError):
     default_code = "changes"
 
 
+class Interrupted(GarmaxError):
+    exit_code = ExitCode.INTERRUPTED
+    default_code = "interrupted"
+
+
 EXIT_CODE_TABLE: tuple[tuple[int, str], ...] = (
     (0, "success, healthy, in sync"),
     (1, "the operation failed or the target is unhealthy: AWS errors (AccessDenied, "

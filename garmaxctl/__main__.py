@@ -1,0 +1,5 @@
+"""``python -m garmaxctl``."""
+
+from garmaxctl.app import main
+
+main()

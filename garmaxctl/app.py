@@ -1,0 +1,242 @@
+"""The root Typer app: global options, command groups, and the ONE place where errors
+become exit codes (DESIGN.md "Contracts"; docs/exit-codes.md).
+
+Global options are accepted before or after the command, as the aws CLI accepts them
+(``garmaxctl -o json doctor`` and ``garmaxctl doctor -o json``). Nothing heavy is imported
+here: ``garmaxctl --help`` loads neither boto3, pydantic, moto nor aws_cdk.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import typer
+from typer import _click as click  # Typer 0.29 vendors Click: its exceptions live here
+from typer._click import exceptions as click_exceptions
+from typer.core import TyperGroup
+
+from garmaxctl import __version__, output, redact
+from garmaxctl.errors import ExitCode, GarmaxError, Interrupted
+
+# Global options: name -> takes a value. Hoisted to the front of argv wherever they appear.
+GLOBAL_OPTIONS: dict[str, bool] = {
+    "--stage": True, "-s": True,
+    "--profile": True,
+    "--region": True,
+    "--endpoint-url": True,
+    "--output": True, "-o": True,
+    "--env-file": True,
+    "--yes": False, "-y": False,
+    "--verbose": False, "-v": False,
+    "--no-color": False,
+}
+
+
+def hoist_global_options(args: Sequence[str]) -> list[str]:
+    """Move global options (and their values) in front of the command words."""
+    front: list[str] = []
+    rest: list[str] = []
+    items = list(args)
+    i = 0
+    while i < len(items):
+        token = items[i]
+        if token == "--":
+            rest.extend(items[i:])
+            break
+        name = token.split("=", 1)[0] if token.startswith("--") else token
+        if name in GLOBAL_OPTIONS:
+            takes_value = GLOBAL_OPTIONS[name]
+            if takes_value and "=" not in token and i + 1 < len(items):
+                front.extend(items[i:i + 2])
+                i += 2
+                continue
+            front.append(token)
+        elif takes_short_value(token):
+            front.append(token)
+        else:
+            rest.append(token)
+        i += 1
+    return front + rest
+
+
+def takes_short_value(token: str) -> bool:
+    """``-ojson`` / ``-sPROD``: a short global option with its value attached."""
+    return len(token) > 2 and token[:2] in ("-o", "-s") and not token.startswith("--")
+
+
+def _prescan(args: Sequence[str], flag_names: tuple[str, ...]) -> str | None:
+    """Read a global option's value before Click parses (for errors during parsing)."""
+    items = list(args)
+    for i, token in enumerate(items):
+        if token == "--":
+            break
+        for name in flag_names:
+            if token == name and i + 1 < len(items):
+                return items[i + 1]
+            if token.startswith(name + "=") and name.startswith("--"):
+                return token.split("=", 1)[1]
+            if len(name) == 2 and token.startswith(name) and len(token) > 2:
+                return token[2:]
+    return None
+
+
+class GarmaxGroup(TyperGroup):
+    """Records the full command path for the JSON envelope; the root also owns ``main``."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None:
+            words = ctx.command_path.split()[1:] + [command.name or name or ""]
+            output.configure(command=" ".join(words))
+        return name, command, rest
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (KeyboardInterrupt, typer.Abort):
+            # Typer would turn these into a silent Exit(130); JSON mode needs its document.
+            raise Interrupted("interrupted") from None
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             windows_expand_args: bool = True, **extra: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        argv = hoist_global_options(argv)
+        output.reset()
+        mode = (_prescan(argv, ("--output", "-o")) or os.environ.get("GARMAX_OUTPUT") or "table")
+        stage = _prescan(argv, ("--stage", "-s")) or os.environ.get("GARMAX_STAGE") or "LOCAL"
+        output.configure(mode="json" if mode.lower() == "json" else "table",
+                         stage=stage.strip().upper(),
+                         verbose="--verbose" in argv or "-v" in argv,
+                         color="--no-color" not in argv)
+        try:
+            result = super().main(args=argv, prog_name=prog_name or "garmaxctl",
+                                  complete_var=complete_var, standalone_mode=False,
+                                  windows_expand_args=windows_expand_args, **extra)
+            code = result if isinstance(result, int) and not isinstance(result, bool) else 0
+        except BaseException as exc:  # noqa: BLE001 - this IS the one place errors are mapped
+            code = handle_exception(exc)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def handle_exception(exc: BaseException) -> int:
+    """Map any exception to (exit code, symbolic code, one-line message) and render it."""
+    verbose = output.options().verbose
+    if isinstance(exc, SystemExit):
+        return int(exc.code or 0) if not isinstance(exc.code, str) else ExitCode.FAILURE
+    if isinstance(exc, click_exceptions.NoArgsIsHelpError):
+        return ExitCode.USAGE  # the help is already on screen
+    exit_code, code, message, data = classify(exc)
+    if verbose and exit_code not in (ExitCode.USAGE, ExitCode.INTERRUPTED) and \
+            not isinstance(exc, GarmaxError):
+        sys.stderr.write(redact.redact("".join(traceback.format_exception(exc))))
+    elif verbose and isinstance(exc, GarmaxError) and exc.__cause__ is not None:
+        sys.stderr.write(redact.redact("".join(traceback.format_exception(exc))))
+    output.emit_error(code, redact.redact(message), exit_code, data)
+    return exit_code
+
+
+def classify(exc: BaseException) -> tuple[int, str, str, Any]:
+    if isinstance(exc, GarmaxError):
+        return exc.exit_code, exc.code, exc.one_line(), exc.data or None
+    if isinstance(exc, (KeyboardInterrupt, typer.Abort)):
+        return ExitCode.INTERRUPTED, "interrupted", "interrupted", None
+    if isinstance(exc, click_exceptions.UsageError):
+        message = " ".join(exc.format_message().split())
+        where = exc.ctx.command_path if exc.ctx else "garmaxctl"
+        return ExitCode.USAGE, "usage", f"{message} (see `{where} --help`)", None
+    if isinstance(exc, click_exceptions.ClickException):
+        return exc.exit_code, "usage", " ".join(exc.format_message().split()), None
+    if type(exc).__module__.startswith(("botocore", "boto3")):
+        from garmaxctl.aws import translate_error
+
+        translated = translate_error(exc, output.options().stage or "LOCAL")
+        return translated.exit_code, translated.code, translated.one_line(), None
+    if isinstance(exc, BrokenPipeError):
+        return ExitCode.FAILURE, "broken_pipe", "output closed early", None
+    name = type(exc).__name__
+    detail = " ".join(str(exc).split())[:300]
+    return (ExitCode.FAILURE, "internal_error",
+            f"unexpected error: {name}: {detail} (rerun with --verbose for a traceback, and "
+            "report it)", None)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"garmaxctl {__version__}")
+        raise typer.Exit()
+
+
+app = typer.Typer(
+    cls=GarmaxGroup,
+    name="garmaxctl",
+    help="Deploy and operate the GARMAX AI platform on AWS (LOCAL: the embedded emulator).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    stage: str = typer.Option("LOCAL", "--stage", "-s", envvar="GARMAX_STAGE",
+                              help="LOCAL, DEV, QA or PROD (any case)."),
+    profile: str | None = typer.Option(None, "--profile", help="AWS profile (real stages)."),
+    region: str | None = typer.Option(None, "--region", help="AWS region (default: stage's)."),
+    endpoint_url: str | None = typer.Option(None, "--endpoint-url",
+                                            help="Send AWS calls to this endpoint."),
+    output_mode: str = typer.Option("table", "--output", "-o", envvar="GARMAX_OUTPUT",
+                                    help="table or json.", case_sensitive=False),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Approve changes without prompting."),
+    verbose: bool = typer.Option(False, "--verbose", "-v",
+                                 help="Debug logs and tracebacks (secrets redacted)."),
+    no_color: bool = typer.Option(False, "--no-color", help="No colour (also NO_COLOR)."),
+    env_file: Path = typer.Option(Path(".env"), "--env-file", help="The .env file to read."),
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_version_callback,
+                                 help="Show the version and exit."),
+) -> None:
+    from garmaxctl.commands import GlobalOptions
+
+    mode = output_mode.lower()
+    if mode not in ("table", "json"):
+        raise typer.BadParameter(f"{output_mode!r} is not one of table, json",
+                                 param_hint="'--output'")
+    output.configure(mode=mode, color=not no_color)
+    options = GlobalOptions.create(stage=stage, profile=profile, region=region,
+                                   endpoint_url=endpoint_url, output=mode, yes=yes,
+                                   verbose=verbose, no_color=no_color, env_file=env_file)
+    output.configure(stage=options.stage.value)
+    ctx.obj = options
+    if verbose:
+        redact.enable_verbose_logging()
+
+
+def _register_commands() -> None:
+    from garmaxctl.commands import config as config_cmd
+    from garmaxctl.commands import doctor as doctor_cmd
+    from garmaxctl.commands import local as local_cmd
+
+    app.add_typer(local_cmd.app, name="local")
+    app.add_typer(config_cmd.app, name="config")
+    app.command("doctor", help=doctor_cmd.doctor.__doc__)(doctor_cmd.doctor)
+
+
+_register_commands()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,216 @@
+"""One boto3 session per run, and the clients made from it.
+
+LOCAL resolves to the embedded emulator with test credentials (never a developer's real
+profile). Real stages use the normal credential chain (``--profile``, ``AWS_PROFILE``,
+environment keys, SSO, instance roles) and ignore an ``AWS_ENDPOINT_URL`` from the
+environment, with a warning, unless ``--endpoint-url`` retargets them on purpose.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from garmaxctl import __version__
+from garmaxctl.errors import AccountMismatchError, AwsError, CredentialsError, GarmaxError
+from garmaxctl.stages import StageConfig
+
+LOCAL_ACCESS_KEY = "testing"
+LOCAL_SECRET_KEY = "testing"  # noqa: S105 - the emulator accepts any key
+DEFAULT_LOCAL_PORT = 4566
+USER_AGENT = f"garmaxctl/{__version__}"
+MAX_ATTEMPTS = 10
+
+
+def local_port() -> int:
+    return int(os.environ.get("GARMAX_LOCAL_PORT", DEFAULT_LOCAL_PORT))
+
+
+def local_endpoint(port: int | None = None) -> str:
+    # moto resolves a change set's S3 template URL only for ``localhost`` URLs.
+    return f"http://localhost:{port or local_port()}"
+
+
+def client_config(**overrides: Any) -> Any:
+    from botocore.config import Config
+
+    settings: dict[str, Any] = {
+        "retries": {"mode": "adaptive", "max_attempts": MAX_ATTEMPTS},
+        "user_agent_extra": USER_AGENT,
+        "connect_timeout": 5,
+        "read_timeout": 60,
+    }
+    settings.update(overrides)
+    return Config(**settings)
+
+
+@dataclass
+class AwsTarget:
+    """Where a run's AWS calls go. Built once per run from the global options."""
+
+    stage: StageConfig
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    _session: Any = field(default=None, repr=False)
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self.region = self.region or self.stage.region
+        if self.stage.is_local:
+            self.endpoint_url = self.endpoint_url or local_endpoint()
+            self.profile = None
+        else:
+            self.profile = self.profile or self.stage.profile
+            env_endpoint = os.environ.get("AWS_ENDPOINT_URL")
+            if env_endpoint and not self.endpoint_url:
+                self.warnings.append(
+                    f"AWS_ENDPOINT_URL={env_endpoint} is ignored for stage {self.stage.stage}; "
+                    "pass --endpoint-url to retarget a real stage on purpose"
+                )
+
+    @property
+    def is_local(self) -> bool:
+        return self.stage.is_local
+
+    @property
+    def session(self) -> Any:
+        with self._lock:
+            if self._session is None:
+                self._session = self._make_session()
+            return self._session
+
+    def _make_session(self) -> Any:
+        import boto3
+        import botocore.exceptions
+
+        if self.is_local:
+            return boto3.Session(aws_access_key_id=LOCAL_ACCESS_KEY,
+                                 aws_secret_access_key=LOCAL_SECRET_KEY,
+                                 region_name=self.region)
+        try:
+            return boto3.Session(profile_name=self.profile, region_name=self.region)
+        except botocore.exceptions.ProfileNotFound as exc:
+            raise CredentialsError(
+                f"AWS profile {self.profile!r} is not configured",
+                hint="run `aws configure --profile NAME` or `aws sso login`, or pass --profile",
+            ) from exc
+
+    def client(self, service: str, **config: Any) -> Any:
+        """A cached client with adaptive retries and garmaxctl's user agent."""
+        key = service if not config else f"{service}:{sorted(config.items())}"
+        session = self.session
+        with self._lock:
+            if key not in self._clients:
+                kwargs: dict[str, Any] = {"region_name": self.region}
+                if self.endpoint_url:
+                    kwargs["endpoint_url"] = self.endpoint_url
+                cfg = client_config(**config)
+                if not self.endpoint_url:
+                    # Real stages: an endpoint from the environment or config file never
+                    # silently redirects PROD calls.
+                    cfg = cfg.merge(client_config(ignore_configured_endpoint_urls=True))
+                self._clients[key] = session.client(service, config=cfg, **kwargs)
+            return self._clients[key]
+
+    def caller_identity(self) -> dict[str, str]:
+        identity = self.client("sts").get_caller_identity()
+        return {"account": identity["Account"], "arn": identity["Arn"],
+                "user_id": identity["UserId"]}
+
+    def check_account(self) -> dict[str, str]:
+        """Refuse credentials for another account than the stage's (exit 1)."""
+        identity = self.caller_identity()
+        expected = self.stage.account
+        if expected and identity["account"] != expected:
+            raise AccountMismatchError(
+                f"stage {self.stage.stage} is account {expected}, but the credentials are for "
+                f"account {identity['account']} ({identity['arn']})",
+                hint=f"use --profile for account {expected}, or set "
+                     f"GARMAX_{self.stage.stage}_ACCOUNT if the stage moved",
+            )
+        return identity
+
+    def subprocess_env(self, base: dict[str, str] | None = None) -> dict[str, str]:
+        """Environment for a subprocess (the CDK CLI, the aws CLI) aimed at the same target."""
+        env = dict(os.environ if base is None else base)
+        if not self.is_local:
+            # As for our own clients: an inherited endpoint never redirects a real stage.
+            for name in [k for k in env if k.startswith("AWS_ENDPOINT_URL")]:
+                del env[name]
+        env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = str(self.region)
+        if self.is_local:
+            env.pop("AWS_PROFILE", None)
+            env.pop("AWS_SESSION_TOKEN", None)
+            env.update(AWS_ACCESS_KEY_ID=LOCAL_ACCESS_KEY, AWS_SECRET_ACCESS_KEY=LOCAL_SECRET_KEY,
+                       AWS_ENDPOINT_URL=str(self.endpoint_url))
+        else:
+            if self.profile:
+                env["AWS_PROFILE"] = self.profile
+            if self.endpoint_url:
+                env["AWS_ENDPOINT_URL"] = self.endpoint_url
+        return env
+
+
+_ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
+                  "AuthorizationError", "UnauthorizedException"}
+_THROTTLED = {"Throttling", "ThrottlingException", "TooManyRequestsException",
+              "RequestLimitExceeded", "ThrottledException", "SlowDown",
+              "ProvisionedThroughputExceededException", "RequestThrottled"}
+_EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"}
+_INVALID_CREDS = {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch",
+                  "InvalidAccessKeyId", "AuthFailure"}
+
+
+def translate_error(exc: BaseException, stage: str) -> GarmaxError:
+    """A botocore exception as a one-line GarmaxError that says what to do."""
+    name = type(exc).__name__
+    login_hint = ("run `aws sso login` (or `aws configure`), or pass --profile"
+                  if stage != "LOCAL" else "LOCAL needs no credentials: check --endpoint-url")
+    if name in ("NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError"):
+        return CredentialsError(f"no AWS credentials found for stage {stage}", hint=login_hint)
+    if name in ("TokenRetrievalError", "SSOTokenLoadError", "UnauthorizedSSOTokenError"):
+        return CredentialsError(f"the AWS SSO session for stage {stage} has expired",
+                                code="expired_credentials", hint="run `aws sso login`")
+    if name == "ProfileNotFound":
+        return CredentialsError(str(exc), hint="check --profile / AWS_PROFILE")
+    if name == "NoRegionError":
+        return CredentialsError("no AWS region configured", code="no_region",
+                                hint="pass --region or set AWS_REGION")
+    if name in ("EndpointConnectionError", "ConnectTimeoutError", "ConnectionClosedError"):
+        endpoint = getattr(exc, "kwargs", {}).get("endpoint_url", "the AWS endpoint")
+        if stage == "LOCAL":
+            from garmaxctl.errors import EmulatorNotRunningError
+
+            return EmulatorNotRunningError(
+                f"the local AWS emulator is not answering at {endpoint}",
+                hint="start it with `garmaxctl local up --detach`")
+        return AwsError(f"cannot reach {endpoint}", code="endpoint_unreachable",
+                        hint="check the network, --region and --endpoint-url")
+    if name in ("ReadTimeoutError",):
+        return AwsError("AWS did not answer in time", code="timeout", hint="retry the command")
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        error = response.get("Error", {}) or {}
+        code = str(error.get("Code", "Unknown"))
+        message = " ".join(str(error.get("Message", "")).split())[:200]
+        operation = getattr(exc, "operation_name", "the call")
+        if code in _ACCESS_DENIED:
+            return AwsError(f"access denied for {operation} on stage {stage}: {message}",
+                            code="access_denied",
+                            hint="use a role or profile that allows it (--profile)")
+        if code in _THROTTLED:
+            return AwsError(f"AWS throttled {operation} after {MAX_ATTEMPTS} attempts",
+                            code="throttled", hint="wait a minute and run the command again")
+        if code in _EXPIRED:
+            return CredentialsError(f"the AWS credentials for stage {stage} have expired",
+                                    code="expired_credentials", hint=login_hint)
+        if code in _INVALID_CREDS:
+            return CredentialsError(f"AWS rejected the credentials for stage {stage} ({code})",
+                                    code="invalid_credentials", hint=login_hint)
+        return AwsError(f"AWS error {code} in {operation}: {message}", code="aws_error")
+    return AwsError(f"AWS client error: {name}: {' '.join(str(exc).split())[:200]}")

@@ -1,0 +1,394 @@
+"""The embedded AWS emulator: a moto ``ThreadedMotoServer`` inside garmaxctl's own process.
+
+Running moto in our own process (not the bare ``moto_server`` command) is what lets
+garmaxctl teach it what it lacks (``garmaxctl.emulator_bridges``, LOCAL only) before the
+first request. ``garmaxctl local up`` runs it in the foreground; ``--detach`` starts this
+module as a background process (``python -m garmaxctl.emulator serve``) that writes its
+state file once it answers. Files live under ``{state_dir}/local/``:
+
+- ``emulator.json``: pid, port, endpoint, start time; written by the serving process,
+  removed when it stops. It is how ``down`` knows what garmaxctl started.
+- ``emulator.log``: the serving process's output.
+
+This module never prints to the user: it returns typed results and raises GarmaxErrors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from garmaxctl.errors import EmulatorError, EmulatorNotRunningError
+
+STATE_FILE = "emulator.json"
+LOG_FILE = "emulator.log"
+BIND_ADDRESS = "127.0.0.1"
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 15.0
+SERVE_MARKER = "garmaxctl.emulator"  # in the serving process's command line
+
+log = logging.getLogger(__name__)
+
+
+def default_state_dir() -> Path:
+    from garmaxctl.settings import CliSettings
+
+    return CliSettings().state_dir / "local"
+
+
+def default_port() -> int:
+    from garmaxctl.settings import CliSettings
+
+    return CliSettings().local_port
+
+
+def endpoint_for(port: int) -> str:
+    return f"http://localhost:{port}"
+
+
+@dataclass(frozen=True)
+class EmulatorState:
+    pid: int
+    port: int
+    endpoint_url: str
+    started_at: str
+    log_path: str
+
+    @classmethod
+    def read(cls, state_dir: Path) -> EmulatorState | None:
+        path = state_dir / STATE_FILE
+        try:
+            raw = json.loads(path.read_text())
+            return cls(**{k: raw[k] for k in cls.__dataclass_fields__})
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError):
+            return None  # unreadable: treated as absent (and replaced by the next start)
+
+    def write(self, state_dir: Path) -> None:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        tmp = state_dir / (STATE_FILE + ".tmp")
+        tmp.write_text(json.dumps(self.__dict__, indent=2))
+        tmp.replace(state_dir / STATE_FILE)
+
+
+@dataclass
+class EmulatorStatus:
+    running: bool
+    managed: bool  # started by garmaxctl (its state file names a live process)
+    endpoint_url: str
+    port: int
+    pid: int | None = None
+    started_at: str | None = None
+    uptime_s: float | None = None
+    log_path: str | None = None
+    already_running: bool = False
+    detail: str = ""
+
+
+@dataclass
+class StopResult:
+    stopped: bool
+    pid: int | None
+    detail: str
+
+
+# ----------------------------------------------------------------------------- probing
+
+def port_in_use(port: int, host: str = BIND_ADDRESS) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def probe(port: int, timeout: float = 2.0) -> str | None:
+    """What answers on the port: ``"moto"``, ``"other"``, or ``None`` (nothing listening)."""
+    if not port_in_use(port):
+        return None
+    url = f"http://{BIND_ADDRESS}:{port}/moto-api/"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback
+            body = response.read(200_000)
+    except (urllib.error.URLError, OSError, ValueError):
+        return "other"
+    return "moto" if b"Moto" in body or b"moto" in body else "other"
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child of ours still "exists"; treat it as gone.
+    with contextlib.suppress(OSError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rsplit(")", 1)[-1].split()[0] == "Z":
+            return False
+    return True
+
+
+def _is_our_server(pid: int) -> bool:
+    """The pid belongs to a garmaxctl emulator (guards against a recycled pid)."""
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if cmdline.exists():
+        with contextlib.suppress(OSError):
+            return SERVE_MARKER in cmdline.read_bytes().replace(b"\0", b" ").decode(
+                errors="replace") or pid == os.getpid()
+        return False
+    return pid_alive(pid)  # no /proc (macOS): trust the state file
+
+
+def _uptime(started_at: str) -> float:
+    started = dt.datetime.fromisoformat(started_at)
+    return round((dt.datetime.now(dt.UTC) - started).total_seconds(), 1)
+
+
+def status(state_dir: Path | None = None, port: int | None = None) -> EmulatorStatus:
+    state_dir = state_dir or default_state_dir()
+    state = EmulatorState.read(state_dir)
+    if state and pid_alive(state.pid) and _is_our_server(state.pid):
+        answering = probe(state.port) == "moto"
+        return EmulatorStatus(
+            running=answering, managed=True, endpoint_url=state.endpoint_url, port=state.port,
+            pid=state.pid, started_at=state.started_at, uptime_s=_uptime(state.started_at),
+            log_path=state.log_path,
+            detail="" if answering else "process is alive but does not answer",
+        )
+    port = port or (state.port if state else default_port())
+    found = probe(port)
+    detail = {None: "not running", "moto": "a moto server not started by garmaxctl",
+              "other": "port is held by another program"}[found]
+    return EmulatorStatus(running=False, managed=False, endpoint_url=endpoint_for(port),
+                          port=port, detail=detail,
+                          log_path=str(state_dir / LOG_FILE))
+
+
+def require_running(endpoint_url: str) -> None:
+    """Raise a clear error when the LOCAL endpoint does not answer."""
+    from urllib.parse import urlparse
+
+    port = urlparse(endpoint_url).port or 80
+    if probe(port) != "moto":
+        raise EmulatorNotRunningError(
+            f"the local AWS emulator is not running at {endpoint_url}",
+            hint="start it with `garmaxctl local up --detach`",
+        )
+
+
+# ----------------------------------------------------------------------------- serving
+
+class EmbeddedServer:
+    """moto's ThreadedMotoServer with garmaxctl's LOCAL bridges installed first."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._server: Any = None
+
+    def start(self) -> list[Any]:
+        bridges = install_bridges()
+        from moto.server import ThreadedMotoServer
+
+        # ThreadedMotoServer.start() waits forever if the bind fails in its thread: check first.
+        if port_in_use(self.port):
+            raise EmulatorError(f"port {self.port} is already in use",
+                                hint="stop what holds it, or set GARMAX_LOCAL_PORT")
+        self._server = ThreadedMotoServer(ip_address=BIND_ADDRESS, port=self.port, verbose=False)
+        self._server.start()
+        return bridges
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+
+def install_bridges() -> list[Any]:
+    """Teach moto what LOCAL needs (docs/local.md); absent bridges module means none."""
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec("garmaxctl.emulator_bridges") is None:
+        return []
+    bridges = importlib.import_module("garmaxctl.emulator_bridges")
+    return list(bridges.install_bridges())
+
+
+def serve(port: int, state_dir: Path, *, ready: Callable[[EmulatorState], None] | None = None,
+          stop_event: threading.Event | None = None) -> None:
+    """Run the emulator in this process until SIGTERM/SIGINT (or ``stop_event``)."""
+    server = EmbeddedServer(port)
+    bridges = server.start()
+    state = EmulatorState(pid=os.getpid(), port=port, endpoint_url=endpoint_for(port),
+                          started_at=dt.datetime.now(dt.UTC).isoformat(),
+                          log_path=str(state_dir / LOG_FILE))
+    state.write(state_dir)
+    log.info("emulator listening on %s (pid %s, %d bridges)", state.endpoint_url, state.pid,
+             len(bridges))
+    stop = stop_event or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    else:
+        previous = None
+    try:
+        if ready:
+            ready(state)
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        current = EmulatorState.read(state_dir)
+        if current and current.pid == os.getpid():
+            with contextlib.suppress(FileNotFoundError):
+                (state_dir / STATE_FILE).unlink()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        log.info("emulator stopped")
+
+
+def _check_port_free_for_us(port: int, state_dir: Path) -> EmulatorStatus | None:
+    """None when the port is free; the running status when it is ours; else an error."""
+    current = status(state_dir, port)
+    if current.managed and current.running:
+        current.already_running = True
+        return current
+    found = probe(port)
+    if found == "moto":
+        raise EmulatorError(
+            f"port {port} is held by a moto server that garmaxctl did not start",
+            hint="stop it (garmaxctl adds LOCAL bridges to its own), or set GARMAX_LOCAL_PORT",
+        )
+    if found == "other":
+        raise EmulatorError(
+            f"port {port} is held by another program, not the garmaxctl emulator",
+            hint="stop that program or set GARMAX_LOCAL_PORT to a free port",
+        )
+    return None
+
+
+def start_detached(port: int | None = None, state_dir: Path | None = None,
+                   timeout: float = START_TIMEOUT_S) -> EmulatorStatus:
+    """Start the emulator as a background process and wait until it answers."""
+    port = port or default_port()
+    state_dir = state_dir or default_state_dir()
+    running = _check_port_free_for_us(port, state_dir)
+    if running:
+        return running
+    state_dir.mkdir(parents=True, exist_ok=True)
+    stale = state_dir / STATE_FILE
+    stale.unlink(missing_ok=True)
+    log_path = state_dir / LOG_FILE
+    with open(log_path, "ab") as log_file:
+        process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+            [sys.executable, "-m", SERVE_MARKER, "serve", "--port", str(port),
+             "--state-dir", str(state_dir)],
+            stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+            start_new_session=True, close_fds=True,
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise EmulatorError(
+                f"the emulator exited during start-up (exit {process.returncode}): "
+                f"{last_log_line(log_path)}",
+                hint=f"see {log_path}",
+            )
+        state = EmulatorState.read(state_dir)
+        if state and state.pid == process.pid and probe(port) == "moto":
+            return status(state_dir, port)
+        time.sleep(0.1)
+    process.terminate()
+    raise EmulatorError(f"the emulator did not answer on port {port} within {timeout:.0f} s",
+                        hint=f"see {log_path}")
+
+
+def stop(state_dir: Path | None = None, timeout: float = STOP_TIMEOUT_S) -> StopResult:
+    """Stop the emulator garmaxctl started; never anything else."""
+    state_dir = state_dir or default_state_dir()
+    state = EmulatorState.read(state_dir)
+    if state is None:
+        return StopResult(stopped=False, pid=None, detail="nothing to stop: no emulator started "
+                                                          "by garmaxctl is running")
+    state_file = state_dir / STATE_FILE
+    if not pid_alive(state.pid) or not _is_our_server(state.pid):
+        state_file.unlink(missing_ok=True)
+        return StopResult(stopped=False, pid=state.pid,
+                          detail=f"nothing to stop: process {state.pid} is gone "
+                                 "(stale state file removed)")
+    os.kill(state.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and pid_alive(state.pid):
+        time.sleep(0.1)
+    if pid_alive(state.pid):
+        os.kill(state.pid, signal.SIGKILL)
+        detail = f"stopped process {state.pid} (killed after {timeout:.0f} s)"
+    else:
+        detail = f"stopped process {state.pid}"
+    state_file.unlink(missing_ok=True)
+    return StopResult(stopped=True, pid=state.pid, detail=detail)
+
+
+def reset(endpoint_url: str) -> None:
+    """Wipe every resource the emulator holds."""
+    require_running(endpoint_url)
+    request = urllib.request.Request(f"{endpoint_url}/moto-api/reset", method="POST", data=b"")
+    with urllib.request.urlopen(request, timeout=30):  # noqa: S310 - loopback
+        pass
+
+
+def last_log_line(log_path: Path) -> str:
+    lines = read_log(log_path, 20)
+    meaningful = [line for line in lines if line.strip()]
+    return meaningful[-1].strip()[:300] if meaningful else "no output"
+
+
+def read_log(log_path: Path, lines: int = 100) -> list[str]:
+    try:
+        with open(log_path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 256 * 1024))
+            text = handle.read().decode(errors="replace")
+    except FileNotFoundError:
+        return []
+    return text.splitlines()[-lines:] if lines > 0 else text.splitlines()
+
+
+def _main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m garmaxctl.emulator")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve_cmd = sub.add_parser("serve", help="run the emulator in the foreground")
+    serve_cmd.add_argument("--port", type=int, required=True)
+    serve_cmd.add_argument("--state-dir", type=Path, required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        serve(args.port, args.state_dir)
+    except Exception as exc:  # the parent reads the last log line
+        log.error("emulator failed: %s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

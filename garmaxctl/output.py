@@ -1,0 +1,215 @@
+"""Rendering: rich tables for people, one versioned JSON document for machines.
+
+Services return typed results; commands turn them into an :class:`Outcome` (the data for
+JSON plus the tables for people) and call :func:`emit`. Errors are rendered by
+:func:`emit_error`, called only from ``app.py``. In JSON mode exactly one document goes to
+stdout, errors included; messages and progress go to stderr.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+# Status words used in tables; JSON keeps the plain word.
+STATUS_STYLE = {
+    "ok": "green",
+    "healthy": "green",
+    "running": "green",
+    "pass": "green",
+    "warn": "yellow",
+    "skipped": "dim",
+    "stopped": "yellow",
+    "fail": "red",
+    "error": "red",
+    "unhealthy": "red",
+}
+
+
+@dataclass
+class Table:
+    columns: Sequence[str]
+    rows: Sequence[Sequence[Any]]
+    title: str | None = None
+    caption: str | None = None
+
+
+@dataclass
+class Outcome:
+    """What a command produced: ``data`` for JSON, ``tables``/``lines`` for people."""
+
+    data: Any
+    tables: list[Table] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)  # printed after the tables (stdout)
+    exit_code: int = 0
+    error: dict[str, str] | None = None  # for an unhealthy-but-rendered result
+
+
+@dataclass
+class OutputOptions:
+    mode: str = "table"  # "table" | "json"
+    color: bool = True
+    command: str = ""
+    stage: str | None = None
+    verbose: bool = False
+
+
+_options = OutputOptions()
+
+
+def configure(**changes: Any) -> OutputOptions:
+    for key, value in changes.items():
+        setattr(_options, key, value)
+    return _options
+
+
+def options() -> OutputOptions:
+    return _options
+
+
+def reset() -> None:
+    global _options
+    _options = OutputOptions()
+
+
+def is_json() -> bool:
+    return _options.mode == "json"
+
+
+def to_jsonable(value: Any) -> Any:
+    """Dataclasses, enums, datetimes and paths into plain JSON values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def envelope(data: Any, *, exit_code: int, error: dict[str, str] | None = None) -> dict:
+    document: dict[str, Any] = {
+        "schema": SCHEMA_VERSION,
+        "ok": exit_code == 0,
+        "exit_code": exit_code,
+        "command": _options.command,
+        "stage": _options.stage,
+        "data": to_jsonable(data),
+    }
+    if error is not None:
+        document["error"] = error
+    return document
+
+
+def _use_color(stream: Any) -> bool:
+    if not _options.color or os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def stdout_console() -> Any:
+    from rich.console import Console
+
+    color = _use_color(sys.stdout)
+    return Console(file=sys.stdout, no_color=not color, force_terminal=color or None,
+                   highlight=False, soft_wrap=False, width=None if color else 200)
+
+
+def stderr_console() -> Any:
+    from rich.console import Console
+
+    color = _use_color(sys.stderr)
+    return Console(file=sys.stderr, no_color=not color, force_terminal=color or None,
+                   highlight=False, soft_wrap=True)
+
+
+def _cell(value: Any) -> Any:
+    from rich.text import Text
+
+    if value is None:
+        return Text("-", style="dim")
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, enum.Enum):
+        value = value.value
+    if isinstance(value, (dt.datetime, dt.date)):
+        return str(to_jsonable(value))
+    text = str(value)
+    style = STATUS_STYLE.get(text.lower())
+    return Text(text, style=style) if style else Text(text)
+
+
+def render_table(table: Table) -> Any:
+    from rich import box
+    from rich.table import Table as RichTable
+
+    rich_table = RichTable(title=table.title, caption=table.caption, box=box.SIMPLE_HEAVY,
+                           title_justify="left", caption_justify="left")
+    for column in table.columns:
+        rich_table.add_column(column, overflow="fold")
+    for row in table.rows:
+        rich_table.add_row(*(_cell(v) for v in row))
+    return rich_table
+
+
+def emit(outcome: Outcome) -> int:
+    """Print the outcome in the selected mode and return its exit code."""
+    if is_json():
+        error = outcome.error
+        if outcome.exit_code != 0 and error is None:
+            error = {"code": "failed", "message": "; ".join(outcome.lines) or "failed"}
+        sys.stdout.write(json.dumps(envelope(outcome.data, exit_code=outcome.exit_code,
+                                             error=error), indent=2) + "\n")
+        sys.stdout.flush()
+        return outcome.exit_code
+    console = stdout_console()
+    for table in outcome.tables:
+        console.print(render_table(table))
+    for line in outcome.lines:
+        console.print(line, markup=False, highlight=False)
+    return outcome.exit_code
+
+
+def emit_error(code: str, message: str, exit_code: int, data: Any = None) -> None:
+    """One line on stderr for people; the JSON document (with ``error``) for machines."""
+    if is_json():
+        document = envelope(data or {}, exit_code=exit_code,
+                            error={"code": code, "message": message})
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        sys.stdout.flush()
+        return
+    stderr_console().print(f"error: {message}", style="red", markup=False, highlight=False)
+
+
+def note(message: str, *, style: str | None = None) -> None:
+    """A message for people (stderr), in both modes: never pollutes JSON on stdout."""
+    stderr_console().print(message, style=style, markup=False, highlight=False)
+
+
+def warn(message: str) -> None:
+    note(f"warning: {message}", style="yellow")
+
+
+def kv_table(pairs: Iterable[tuple[str, Any]], title: str | None = None) -> Table:
+    return Table(columns=("key", "value"), rows=[(k, v) for k, v in pairs], title=title)

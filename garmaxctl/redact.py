@@ -1,0 +1,95 @@
+"""Redaction of secrets from anything garmaxctl prints or logs.
+
+Secret values from the ``.env`` (and any value a service registers) are replaced by
+``****`` in error messages, tracebacks and log records, whatever the output mode. Known
+shapes are masked too: Authorization/security-token headers and the ``Value`` of
+Parameter Store requests and responses in botocore's debug logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+
+MASK = "****"
+_MIN_SECRET_LEN = 4
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*b?['\"]?)[^'\",}]+"), r"\1" + MASK),
+    (re.compile(r"(?i)(x-amz-security-token['\"]?\s*[:=]\s*b?['\"]?)[^'\",}]+"), r"\1" + MASK),
+    (re.compile(r"(\"Value\"\s*:\s*\")((?:[^\"\\]|\\.)*)(\")"), r"\1" + MASK + r"\3"),
+    (re.compile(r"((?:aws_)?secret_access_key['\"]?\s*[:=]\s*['\"]?)[^'\",}\s]+", re.I),
+     r"\1" + MASK),
+)
+
+
+def register(*values: str | None) -> None:
+    """Remember secret values so that nothing printed afterwards contains them."""
+    with _lock:
+        for value in values:
+            if value and len(value) >= _MIN_SECRET_LEN:
+                _secrets.add(value)
+                # Also its JSON-escaped form, as it appears in request bodies and documents.
+                import json
+
+                escaped = json.dumps(value)[1:-1]
+                if escaped != value:
+                    _secrets.add(escaped)
+
+
+def forget_all() -> None:
+    with _lock:
+        _secrets.clear()
+
+
+def redact(text: str) -> str:
+    if not text:
+        return text
+    with _lock:
+        secrets = sorted(_secrets, key=len, reverse=True)
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts the fully formatted message of every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record is logged as it is by logging itself
+            return True
+        record.msg = redact(message)
+        record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            import traceback
+
+            record.exc_text = redact("".join(traceback.format_exception(*record.exc_info)))
+            record.exc_info = None
+        return True
+
+
+def enable_verbose_logging() -> None:
+    """``--verbose``: garmaxctl's debug log and botocore's wire log on stderr, redacted."""
+    import sys
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if getattr(existing, "_garmax", False):
+            root.removeHandler(existing)
+    handler._garmax = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    logging.getLogger("garmaxctl").setLevel(logging.DEBUG)
+    for name in ("botocore.endpoint", "botocore.parsers", "botocore.retryhandler"):
+        logging.getLogger(name).setLevel(logging.DEBUG)

@@ -1,0 +1,1 @@
+"""Services: the logic behind each command. They return typed results and never print."""

@@ -1,0 +1,82 @@
+"""Global options before or after the command; stage and output from the environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from garmaxctl.app import hoist_global_options
+
+
+@pytest.mark.parametrize("argv", [
+    ["-o", "json", "-s", "qa", "config", "show"],
+    ["config", "show", "-o", "json", "-s", "qa"],
+    ["config", "-o", "json", "show", "--stage", "qa"],
+    ["config", "show", "--output=json", "--stage=Qa"],
+    ["config", "show", "-ojson", "-sqa"],
+])
+def test_global_options_anywhere(cli, argv) -> None:
+    import json
+
+    result = cli(*argv)
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["stage"] == "QA"
+    assert document["command"] == "config show"
+    assert document["data"]["stage_config"]["lambda_memory_mb"] == 1024
+
+
+@pytest.mark.parametrize("spelling", ["prod", "Prod", "PROD", " prod "])
+def test_stage_any_case_is_canonical(cli, spelling) -> None:
+    result, document = cli.json("--stage", spelling, "config", "show")
+    assert result.exit_code == 0
+    assert document["stage"] == "PROD"
+    assert document["data"]["stage"] == "PROD"
+
+
+def test_stage_and_output_from_environment(cli) -> None:
+    import json
+
+    result = cli("config", "show", env={"GARMAX_STAGE": "dev", "GARMAX_OUTPUT": "json"})
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["stage"] == "DEV"
+
+
+def test_flag_beats_environment(cli) -> None:
+    result, document = cli.json("-s", "qa", "config", "show", env={"GARMAX_STAGE": "dev"})
+    assert document["stage"] == "QA"
+
+
+def test_bad_output_mode_is_usage_error(cli) -> None:
+    result = cli("-o", "yaml", "config", "show")
+    assert result.exit_code == 2
+    assert "yaml" in result.stderr
+
+
+def test_default_output_is_table_without_tty(cli) -> None:
+    result = cli("config", "show")
+    assert result.exit_code == 0
+    assert not result.stdout.lstrip().startswith("{")
+    assert "stage LOCAL" in result.stdout
+
+
+def test_no_color_and_NO_COLOR_print_no_escape_codes(cli) -> None:
+    assert "\x1b[" not in cli("--no-color", "config", "show").stdout
+    assert "\x1b[" not in cli("config", "show", env={"NO_COLOR": "1"}).stdout
+
+
+def test_env_file_option_reads_another_file(cli, write_env) -> None:
+    write_env("ALERT_EMAIL=bad\n", name=".env.prod")
+    assert cli("config", "validate").exit_code == 2  # no .env at all
+    result = cli("--env-file", ".env.prod", "config", "validate")
+    assert result.exit_code == 2
+    assert "ALERT_EMAIL" in result.stdout
+
+
+def test_hoisting_stops_at_double_dash() -> None:
+    assert hoist_global_options(["logs", "-o", "json", "--", "-o", "x"]) == \
+        ["-o", "json", "logs", "--", "-o", "x"]
+
+
+def test_hoisting_keeps_command_options_in_place() -> None:
+    assert hoist_global_options(["local", "logs", "-n", "5", "-v"]) == \
+        ["-v", "local", "logs", "-n", "5"]
