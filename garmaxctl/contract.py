@@ -147,6 +147,26 @@ def dashboard_name(stage: str) -> str:
     return f"GarmaxAI-{stage}"
 
 
+def budget_name(stage: str) -> str:
+    """The AWS Budgets daily cost budget (``BudgetName`` output)."""
+    return f"GarmaxAI-DailyCost-{stage}"
+
+
+def api_stage_name(stage: str) -> str:
+    """The API Gateway deployment stage: ``{ApiUrl}`` ends in ``/{this}/``."""
+    return stage.lower()
+
+
+def database_cluster_id(stage: str) -> str:
+    """The Aurora cluster identifier the guide's operators use (``garmaxai-cluster-prod``)."""
+    return f"garmaxai-cluster-{stage.lower()}"
+
+
+def cache_cluster_id(stage: str) -> str:
+    """The ElastiCache Redis replication group id (the guide's ``garmaxai-redis-prod``)."""
+    return f"garmaxai-redis-{stage.lower()}"
+
+
 # --------------------------------------------------------------------------- tables
 
 @dataclass(frozen=True)
@@ -349,3 +369,19 @@ def is_placeholder(value: str | None) -> bool:
         return True
     text = value.strip()
     return not text or bool(_PLACEHOLDER_RE.search(text))
+
+
+# .env keys (and so Parameter Store entries) a stage cannot run without. LOCAL needs none
+# of the external secrets: its render provider is offline and its identity a dev header.
+REQUIRED_REAL_STAGE_KEYS: tuple[str, ...] = (
+    "REPLICATE_API_KEY",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "JWT_SECRET",
+    "FRONTEND_URL",
+    "ALERT_EMAIL",
+)
+
+
+def required_env_keys(stage: str) -> tuple[str, ...]:
+    return () if stage == "LOCAL" else REQUIRED_REAL_STAGE_KEYS
