@@ -89,9 +89,13 @@ class AwsTarget:
         import botocore.exceptions
 
         if self.is_local:
+            import botocore.session
+
+            # A developer's AWS_PROFILE must neither leak into LOCAL nor break it.
+            core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
             return boto3.Session(aws_access_key_id=LOCAL_ACCESS_KEY,
                                  aws_secret_access_key=LOCAL_SECRET_KEY,
-                                 region_name=self.region)
+                                 region_name=self.region, botocore_session=core)
         try:
             return boto3.Session(profile_name=self.profile, region_name=self.region)
         except botocore.exceptions.ProfileNotFound as exc:
