@@ -84,6 +84,8 @@ class StageConfig:
     ecs_cpu: int = 256  # CPU units: 1024 = 1 vCPU
     ecs_memory_mb: int = 512
     ecs_desired_count: int = 1
+    # The SMPL processor's image, pulled from a registry (never built by the CDK app).
+    ecs_image: str = "public.ecr.aws/docker/library/python:3.12-slim"
     cache_node_type: str = "cache.t3.micro"
     nat_gateways: int = 1
     log_retention_days: int = 30
