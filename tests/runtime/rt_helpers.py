@@ -1,0 +1,68 @@
+"""Helpers for the runtime tests: call handlers the way API Gateway and SQS would."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+from runtime.testing import LambdaContext, api_gateway_event
+
+USER = "user-0001"
+OTHER_USER = "user-0002"
+
+
+def call_api(method: str, path: str, body: Any = None, user: str | None = USER,
+             headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    from runtime.handlers import api
+
+    response = api.lambda_handler(api_gateway_event(method, path, body=body, user=user,
+                                                    headers=headers),
+                                  LambdaContext(function_name="GarmaxAi-Api-LOCAL"))
+    text = response.get("body")
+    return response["statusCode"], json.loads(text) if text else None
+
+
+def drain(stack: Any, queue: str, handler: Any) -> list[dict[str, Any]]:
+    """What the local worker does: deliver the queue's messages, delete the successes.
+
+    Returns the batchItemFailures of each batch.
+    """
+    failures: list[dict[str, Any]] = []
+    records = stack.as_records(queue)
+    if not records:
+        return failures
+    result = handler({"Records": records}, LambdaContext(function_name=f"GarmaxAi-{queue}"))
+    failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+    failures.extend(result.get("batchItemFailures", []))
+    for record in records:
+        if record["messageId"] not in failed:
+            stack.sqs.delete_message(QueueUrl=stack.queues[queue],
+                                     ReceiptHandle=record["receiptHandle"])
+    return failures
+
+
+def sign(payload: str, secret: str, timestamp: int | None = None) -> str:
+    """A ``Stripe-Signature`` header value, computed as Stripe does."""
+    ts = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(secret.encode(), f"{ts}.{payload}".encode(), hashlib.sha256).hexdigest()
+    return f"t={ts},v1={mac}"
+
+
+def create_session(stack: Any, user: str = USER, **body: Any) -> str:
+    payload = {"avatarUrl": "https://example.com/a.png",
+               "garmentUrl": "https://example.com/g.png", "quality": "hd", **body}
+    status, answer = call_api("POST", "/api/tryon/sessions", payload, user=user)
+    assert status == 201, answer
+    return answer["sessionId"]
+
+
+def ready_session(stack: Any, user: str = USER) -> str:
+    """A session moved to preview_ready by the real try-on processor."""
+    from runtime.handlers import tryon_processor
+
+    session_id = create_session(stack, user)
+    assert drain(stack, "Tryon", tryon_processor.lambda_handler) == []
+    return session_id
