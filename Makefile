@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.stamp-$(shell cat pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)
 NPM_STAMP := node_modules/.stamp-$(shell cat package.json package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
 
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,19,20,21
 export CDK_DISABLE_VERSION_CHECK := 1
 
 .PHONY: setup demo test lint bench clean help

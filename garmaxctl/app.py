@@ -91,7 +91,7 @@ class GarmaxGroup(TyperGroup):
     def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
         name, command, rest = super().resolve_command(ctx, args)
         if command is not None:
-            words = ctx.command_path.split()[1:] + [command.name or name or ""]
+            words = [*ctx.command_path.split()[1:], command.name or name or ""]
             output.configure(command=" ".join(words))
         return name, command, rest
 
@@ -119,7 +119,7 @@ class GarmaxGroup(TyperGroup):
                                   complete_var=complete_var, standalone_mode=False,
                                   windows_expand_args=windows_expand_args, **extra)
             code = result if isinstance(result, int) and not isinstance(result, bool) else 0
-        except BaseException as exc:  # noqa: BLE001 - this IS the one place errors are mapped
+        except BaseException as exc:
             code = handle_exception(exc)
         if standalone_mode:
             sys.exit(code)
@@ -134,10 +134,9 @@ def handle_exception(exc: BaseException) -> int:
     if isinstance(exc, click_exceptions.NoArgsIsHelpError):
         return ExitCode.USAGE  # the help is already on screen
     exit_code, code, message, data = classify(exc)
-    if verbose and exit_code not in (ExitCode.USAGE, ExitCode.INTERRUPTED) and \
-            not isinstance(exc, GarmaxError):
-        sys.stderr.write(redact.redact("".join(traceback.format_exception(exc))))
-    elif verbose and isinstance(exc, GarmaxError) and exc.__cause__ is not None:
+    # --verbose: the traceback of a bug, or of the AWS/OS error behind a GarmaxError.
+    expected = isinstance(exc, GarmaxError) and exc.__cause__ is None
+    if verbose and not expected and exit_code not in (ExitCode.USAGE, ExitCode.INTERRUPTED):
         sys.stderr.write(redact.redact("".join(traceback.format_exception(exc))))
     output.emit_error(code, redact.redact(message), exit_code, data)
     return exit_code
@@ -223,12 +222,17 @@ def root(
 
 def _register_commands() -> None:
     from garmaxctl.commands import config as config_cmd
+    from garmaxctl.commands import deploy as deploy_cmd
     from garmaxctl.commands import doctor as doctor_cmd
     from garmaxctl.commands import local as local_cmd
+    from garmaxctl.commands import params as params_cmd
 
     app.add_typer(local_cmd.app, name="local")
     app.add_typer(config_cmd.app, name="config")
+    app.add_typer(params_cmd.app, name="params")
     app.command("doctor", help=doctor_cmd.doctor.__doc__)(doctor_cmd.doctor)
+    for command in deploy_cmd.COMMANDS:
+        app.command(command.__name__, help=command.__doc__)(command)
 
 
 _register_commands()

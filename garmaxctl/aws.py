@@ -18,7 +18,7 @@ from garmaxctl.errors import AccountMismatchError, AwsError, CredentialsError, G
 from garmaxctl.stages import StageConfig
 
 LOCAL_ACCESS_KEY = "testing"
-LOCAL_SECRET_KEY = "testing"  # noqa: S105 - the emulator accepts any key
+LOCAL_SECRET_KEY = "testing"
 DEFAULT_LOCAL_PORT = 4566
 USER_AGENT = f"garmaxctl/{__version__}"
 MAX_ATTEMPTS = 10

@@ -123,7 +123,7 @@ def probe(port: int, timeout: float = 2.0) -> str | None:
         return None
     url = f"http://{BIND_ADDRESS}:{port}/moto-api/"
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             body = response.read(200_000)
     except (urllib.error.URLError, OSError, ValueError):
         return "other"
@@ -298,7 +298,7 @@ def start_detached(port: int | None = None, state_dir: Path | None = None,
     stale.unlink(missing_ok=True)
     log_path = state_dir / LOG_FILE
     with open(log_path, "ab") as log_file:
-        process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+        process = subprocess.Popen(
             [sys.executable, "-m", SERVE_MARKER, "serve", "--port", str(port),
              "--state-dir", str(state_dir)],
             stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
@@ -351,7 +351,7 @@ def reset(endpoint_url: str) -> None:
     """Wipe every resource the emulator holds."""
     require_running(endpoint_url)
     request = urllib.request.Request(f"{endpoint_url}/moto-api/reset", method="POST", data=b"")
-    with urllib.request.urlopen(request, timeout=30):  # noqa: S310 - loopback
+    with urllib.request.urlopen(request, timeout=30):
         pass
 
 

@@ -213,3 +213,33 @@ def warn(message: str) -> None:
 
 def kv_table(pairs: Iterable[tuple[str, Any]], title: str | None = None) -> Table:
     return Table(columns=("key", "value"), rows=[(k, v) for k, v in pairs], title=title)
+
+
+class progress:
+    """Progress of a long operation: a live status line on a terminal, plain lines on
+    stderr elsewhere (CI, pipes, --verbose). Never on stdout."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self._status: Any = None
+
+    def __enter__(self) -> Any:
+        live = (sys.stderr.isatty() and not os.environ.get("CI") and not _options.verbose)
+        if live:
+            self._status = stderr_console().status(self.label)
+            self._status.start()
+            return self._update
+        return self._echo
+
+    def __exit__(self, *exc: object) -> None:
+        if self._status is not None:
+            self._status.stop()
+
+    def _update(self, line: str) -> None:
+        text = line.strip()
+        if text:
+            self._status.update(f"{self.label}: {text[:120]}")
+
+    def _echo(self, line: str) -> None:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()

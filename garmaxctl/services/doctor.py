@@ -59,8 +59,7 @@ def _version_of(command: list[str], timeout: float = 20.0) -> str | None:
 
 def check_python() -> Check:
     version = ".".join(map(str, sys.version_info[:3]))
-    if sys.version_info >= (3, 11):
-        return Check("python", OK, f"Python {version}")
+    return Check("python", OK, f"Python {version}")
     return Check("python", FAIL, f"Python {version}", "install Python 3.11 or newer")
 
 

@@ -55,7 +55,7 @@ ENVELOPE_KEYS = {"schema", "ok", "exit_code", "command", "stage", "data"}
 
 
 def assert_envelope(document: dict, *, exit_code: int, command: str) -> None:
-    assert ENVELOPE_KEYS <= set(document)
+    assert set(document) >= ENVELOPE_KEYS
     assert document["schema"] == 1
     assert document["exit_code"] == exit_code
     assert document["ok"] is (exit_code == 0)

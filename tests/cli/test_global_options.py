@@ -42,7 +42,7 @@ def test_stage_and_output_from_environment(cli) -> None:
 
 
 def test_flag_beats_environment(cli) -> None:
-    result, document = cli.json("-s", "qa", "config", "show", env={"GARMAX_STAGE": "dev"})
+    _result, document = cli.json("-s", "qa", "config", "show", env={"GARMAX_STAGE": "dev"})
     assert document["stage"] == "QA"
 
 

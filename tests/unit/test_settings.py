@@ -40,7 +40,8 @@ def test_env_example_is_valid_and_all_placeholders_for_secrets() -> None:
 
 
 def test_tricky_values_survive_intact(tmp_path) -> None:
-    service_account = '{\n  "type": "service_account",\n  "private_key": "-----BEGIN KEY-----\\nabc\\n"\n}'
+    service_account = ('{\n  "type": "service_account",\n'
+                       '  "private_key": "-----BEGIN KEY-----\\nabc\\n"\n}')
     (tmp_path / ".env").write_text(
         "DATABASE_URL=mysql://user:p%40ss=word@db.example.com:3306/garmax?ssl=true\n"
         "JWT_SECRET='a#b=c\"d'\n"

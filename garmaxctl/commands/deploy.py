@@ -1,0 +1,163 @@
+"""``garmaxctl synth | diff | bootstrap | deploy | destroy | outputs``: the CDK app through
+the pinned CDK CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from garmaxctl import output
+from garmaxctl.commands import GlobalOptions, confirm, options
+from garmaxctl.errors import ChangesFound, UsageError
+
+
+def _project(opts: GlobalOptions, label: str):  # type: ignore[no-untyped-def]
+    from garmaxctl.services.cdk import CdkProject
+
+    return CdkProject(aws=opts.aws), output.progress(label)
+
+
+def synth(
+    ctx: typer.Context,
+    validate: bool = typer.Option(False, "--validate", help="Run cfn-lint on the template."),
+    force: bool = typer.Option(False, "--force", help="Synthesize even if nothing changed."),
+) -> None:
+    """Synthesize GarmaxAiStack-{STAGE} (skipped when nothing that feeds it changed)."""
+    opts = options(ctx)
+    project, progress = _project(opts, f"cdk synth {opts.stage}")
+    with progress as line:
+        project.progress = line
+        result = project.synth(force=force)
+    lines = [f"{result.stack}: {result.template}" +
+             (" (unchanged, synthesis skipped)" if result.skipped else "")]
+    tables = []
+    code = 0
+    if validate:
+        result.lint = project.lint(result)
+        if result.lint:
+            tables.append(output.Table(columns=("rule", "level", "resource", "message"),
+                                       rows=[tuple(f.values()) for f in result.lint],
+                                       title="cfn-lint findings"))
+            code = 1
+        lines.append(f"cfn-lint: {len(result.lint)} finding(s)")
+    code = output.emit(output.Outcome(
+        data=result, tables=tables, lines=lines, exit_code=code,
+        error={"code": "lint_failed", "message": f"cfn-lint: {len(result.lint)} finding(s)"}
+        if code else None))
+    if code:
+        raise typer.Exit(code)
+
+
+def diff(
+    ctx: typer.Context,
+    exit_code: bool = typer.Option(False, "--exit-code",
+                                   help="Exit 3 when the stack would change."),
+) -> None:
+    """Show what a deploy would change (the CDK diff)."""
+    from garmaxctl.services import cdk
+
+    opts = options(ctx)
+    project, progress = _project(opts, f"cdk diff {opts.stage}")
+    with progress as line:
+        project.progress = line if opts.verbose else (lambda _l: None)
+        result = cdk.diff(project)
+    summary = "changes found" if result.has_changes else "no differences"
+    output.emit(output.Outcome(data=result, lines=[*result.lines, summary]))
+    if exit_code and result.has_changes:
+        raise ChangesFound(f"{result.stack} would change")
+
+
+def bootstrap(ctx: typer.Context) -> None:
+    """Bootstrap the stage's account and region for the CDK (idempotent)."""
+    from garmaxctl.services import cdk
+
+    opts = options(ctx)
+    confirm(opts, "bootstrap the CDK toolkit")
+    project, progress = _project(opts, f"cdk bootstrap {opts.stage}")
+    with progress as line:
+        project.progress = line
+        result = cdk.bootstrap(project)
+    state = "bootstrapped" if result["changed"] else "already bootstrapped (no changes)"
+    output.emit(output.Outcome(data=result, lines=[f"{result['environment']}: {state}"]))
+
+
+def deploy(
+    ctx: typer.Context,
+    require_approval: str = typer.Option(
+        "never", "--require-approval",
+        help="never | any-change | broadening (PROD: the diff is shown and confirmed first)."),
+    hotswap: bool = typer.Option(False, "--hotswap",
+                                 help="Update Lambda code in place (not on PROD)."),
+    outputs_file: Path | None = typer.Option(None, "--outputs-file",
+                                             help="Merge the outputs into this JSON file."),
+    force: bool = typer.Option(False, "--force", help="Deploy even while the stage is idle."),
+) -> None:
+    """Deploy GarmaxAiStack-{STAGE} through the CDK CLI; record a deploy marker."""
+    from garmaxctl.services import cdk
+
+    opts = options(ctx)
+    if require_approval not in cdk.REQUIRE_APPROVAL:
+        raise UsageError(f"--require-approval must be one of {', '.join(cdk.REQUIRE_APPROVAL)}")
+    if hotswap and opts.stage_config.retain_data:
+        raise UsageError("--hotswap is refused on PROD: it deploys around CloudFormation")
+    _refuse_while_idle(opts, force)
+    approve = None
+    if opts.stage_config.stage.value == "PROD" and not opts.yes:
+        def approve(result: cdk.DiffResult) -> None:
+            for diff_line in result.lines:
+                output.note(diff_line)
+            if not result.has_changes:
+                return
+            confirm(opts, f"deploy these changes to {result.stack}")
+    project, progress = _project(opts, f"cdk deploy {opts.stage}")
+    with progress as line:
+        project.progress = line
+        result = cdk.deploy(project, require_approval=require_approval, hotswap=hotswap,
+                            outputs_file=outputs_file, approve=approve)
+    rows = sorted(result.outputs.items())
+    verdict = "deployed" if result.changed else "no changes"
+    output.emit(output.Outcome(
+        data=result, tables=[output.Table(columns=("output", "value"), rows=rows,
+                                          title=f"{result.stack} ({result.status})")],
+        lines=[f"{result.stack}: {verdict}; outputs merged into {result.outputs_file}"]))
+
+
+def _refuse_while_idle(opts: GlobalOptions, force: bool) -> None:
+    """Issue 6 adds the idle check here (deploying would undo idle's settings)."""
+
+
+def destroy(ctx: typer.Context) -> None:
+    """Delete GarmaxAiStack-{STAGE} (asks on every stage; PROD: type the stage name)."""
+    from garmaxctl.services import cdk
+
+    opts = options(ctx)
+    confirm(opts, f"destroy stack {cdk.CdkProject(aws=opts.aws).stack}", always=True,
+            type_stage_name=opts.stage.value == "PROD")
+    project, progress = _project(opts, f"cdk destroy {opts.stage}")
+    with progress as line:
+        project.progress = line
+        result = cdk.destroy(project)
+    output.emit(output.Outcome(data=result, lines=[result["detail"]]))
+
+
+def outputs(
+    ctx: typer.Context,
+    outputs_file: Path | None = typer.Option(None, "--outputs-file",
+                                             help="Also merge them into this JSON file."),
+) -> None:
+    """The stack's CloudFormation outputs."""
+    from garmaxctl import contract
+    from garmaxctl.services import cdk
+
+    opts = options(ctx)
+    values = cdk.stack_outputs(opts.aws)
+    if outputs_file:
+        cdk.merge_outputs_file(outputs_file, contract.stack_name(opts.stage.value), values)
+    output.emit(output.Outcome(
+        data={"stack": contract.stack_name(opts.stage.value), "outputs": values},
+        tables=[output.Table(columns=("output", "value"), rows=sorted(values.items()),
+                             title=contract.stack_name(opts.stage.value))]))
+
+
+COMMANDS = (synth, diff, bootstrap, deploy, destroy, outputs)
