@@ -219,7 +219,7 @@ def _fail(deps: Deps, job: dict[str, Any], code: str, message: str) -> str:
 
 
 def process_message(deps: Deps, body: str, receive_count: int = 1, *,
-                    provider_factory: ProviderFactory = build_provider,
+                    provider_factory: ProviderFactory | None = None,
                     timeout_s: float = 60.0) -> str:
     """Process one render queue message; returns the outcome.
 
@@ -245,7 +245,8 @@ def process_message(deps: Deps, body: str, receive_count: int = 1, *,
     session = tryon.get_session(deps, job["sessionId"])
     if not session or session.get("status") != SessionStatus.PREVIEW_READY.value:
         return _fail(deps, job, "session_not_ready", "the session has no preview")
-    return _render(deps, job, session, receive_count, provider_factory, timeout_s)
+    return _render(deps, job, session, receive_count, provider_factory or build_provider,
+                   timeout_s)
 
 
 def _render(deps: Deps, job: dict[str, Any], session: dict[str, Any], receive_count: int,

@@ -1,0 +1,332 @@
+"""AiRenderProcessor and the budget breaker: thresholds at their edges, provider fallback."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pytest
+from conftest import load_event
+from rt_helpers import USER, call_api, drain, ready_session
+
+from runtime.domain import budget
+from runtime.domain.budget import BreakerLevel
+from runtime.domain.ddb import to_item
+from runtime.handlers import render_processor
+from runtime.providers.base import (
+    PermanentProviderError,
+    RenderOutput,
+    TransientProviderError,
+)
+from runtime.testing import LambdaContext, sqs_event
+
+TODAY_BUDGET = 200.0  # LOCAL's DAILY_BUDGET_USD default
+
+
+@dataclass
+class FakeProvider:
+    name: str
+    outcomes: list = field(default_factory=lambda: ["ok"])
+    cost: float = 0.5
+    calls: int = 0
+
+    def estimate_cost(self, quality):
+        return self.cost
+
+    def render(self, request, *, timeout_s):
+        self.calls += 1
+        outcome = self.outcomes[min(self.calls - 1, len(self.outcomes) - 1)]
+        if outcome == "transient":
+            raise TransientProviderError(self.name, "HTTP 503", status=503)
+        if outcome == "permanent":
+            raise PermanentProviderError(self.name, "HTTP 400", status=400)
+        return RenderOutput(self.name, b"\x89PNG-" + self.name.encode(), "image/png", self.cost)
+
+
+@pytest.fixture
+def fakes(monkeypatch):
+    """Every provider replaced by a fake; ``fakes[name]`` to script it."""
+    from runtime.domain import renders
+
+    made = {n: FakeProvider(n) for n in ("replicate", "gemini", "bedrock", "local")}
+    monkeypatch.setattr(renders, "build_provider", lambda name, config: made.get(name))
+    return made
+
+
+def seed_spend(stack, usd, provider=None):
+    """Put today's ledger at ``usd`` (total, and one provider's if named)."""
+    from runtime.domain.clock import day_of, utcnow
+
+    pk = budget.ledger_pk("LOCAL", day_of(utcnow()))
+    micros = budget.to_micros(usd)
+    stack.ddb.put_item(TableName=stack.table("BudgetLedger"),
+                       Item=to_item({"pk": pk, "sk": "TOTAL", "spentMicros": micros}))
+    if provider:
+        stack.ddb.put_item(TableName=stack.table("BudgetLedger"), Item=to_item(
+            {"pk": pk, "sk": f"PROVIDER#{provider}", "spentMicros": micros}))
+
+
+def state(stack):
+    from runtime.domain.clock import day_of, utcnow
+
+    return budget.breaker_state(stack.table("BudgetLedger"), "LOCAL", day_of(utcnow()),
+                                stack.ddb)
+
+
+def submit(stack, quality="hd"):
+    session_id = ready_session(stack)
+    status, body = call_api("POST", "/api/render", {"sessionId": session_id, "quality": quality})
+    assert status == 202, body
+    return body["renderId"]
+
+
+def job(stack, render_id):
+    return stack.item("RenderJobs", pk=f"RENDER#{render_id}")
+
+
+def quota(stack, pk):
+    item = stack.item("Quotas", pk=pk)
+    return item["used"] if item else 0
+
+
+def process(stack):
+    return drain(stack, "Render", render_processor.lambda_handler)
+
+
+# --------------------------------------------------------------------------- thresholds
+
+@pytest.mark.parametrize(("percent", "level"), [
+    ("0", BreakerLevel.CLOSED),
+    ("79.9", BreakerLevel.CLOSED),
+    ("79.9999995", BreakerLevel.CLOSED),  # 159.999999 USD: one micro-dollar below 80%
+    ("80", BreakerLevel.WARN),
+    ("89.9", BreakerLevel.WARN),
+    ("90", BreakerLevel.BEDROCK_OFF),
+    ("99.9", BreakerLevel.BEDROCK_OFF),
+    ("100", BreakerLevel.OPEN),
+    ("130", BreakerLevel.OPEN),
+])
+def test_breaker_levels_at_their_edges(stack, percent, level):
+    from decimal import Decimal
+
+    seed_spend(stack, Decimal(percent) * 2)  # budget 200: 1% = 2 USD
+    got = state(stack)
+    assert got.level is level
+    assert got.warn is (level is not BreakerLevel.CLOSED)
+    assert got.bedrock_enabled is (level in (BreakerLevel.CLOSED, BreakerLevel.WARN))
+    assert got.rendering_enabled is (level is not BreakerLevel.OPEN)
+
+
+def test_breaker_state_reads_budgets_from_parameter_store(stack):
+    from runtime.config import load_budgets, load_config
+
+    stack.put_param("budget/daily-usd", "10")
+    seed_spend(stack, 8)
+    budgets = load_budgets(load_config())
+    assert budgets.daily_usd == 10.0 and budgets.bedrock_daily_usd == 50.0  # default kept
+    from runtime.domain.clock import day_of, utcnow
+
+    got = budget.breaker_state(stack.table("BudgetLedger"), "LOCAL", day_of(utcnow()),
+                               stack.ddb, budgets)
+    assert got.level is BreakerLevel.WARN and got.percent == 80.0
+    assert got.to_dict()["level"] == "warn"
+
+
+@pytest.mark.parametrize(("percent", "expected"), [
+    ("89.99", "bedrock"),
+    ("90", "replicate"),
+])
+def test_bedrock_is_replaced_by_replicate_from_90_percent(stack, fakes, monkeypatch,
+                                                         percent, expected):
+    from decimal import Decimal
+
+    monkeypatch.setenv("RENDER_PROVIDER", "bedrock")
+    render_id = submit(stack)
+    seed_spend(stack, Decimal(percent) * 2)
+    assert process(stack) == []
+    assert job(stack, render_id)["provider"] == expected
+    assert fakes["bedrock"].calls == (1 if expected == "bedrock" else 0)
+
+
+def test_at_100_percent_api_refuses_and_nothing_is_written(stack, fakes):
+    session_id = ready_session(stack)
+    seed_spend(stack, TODAY_BUDGET)
+    status, body = call_api("POST", "/api/render", {"sessionId": session_id, "quality": "sd"})
+    assert (status, body["code"]) == (503, "budget_breaker_open")
+    assert stack.scan("RenderJobs") == []
+    assert [q for q in stack.scan("Quotas") if not q["pk"].startswith("TRYON#")] == []
+
+
+def test_at_100_percent_a_queued_render_fails_and_gives_its_quota_back(stack, fakes):
+    from runtime.domain.clock import day_of, utcnow
+
+    render_id = submit(stack)
+    day = day_of(utcnow())
+    assert quota(stack, f"RENDER#{USER}#{day}") == 1 and quota(stack, f"ACTIVE#{USER}") == 1
+    seed_spend(stack, TODAY_BUDGET)
+    assert process(stack) == []
+    got = job(stack, render_id)
+    assert got["status"] == "failed" and got["error"]["code"] == "budget_breaker_open"
+    assert quota(stack, f"RENDER#{USER}#{day}") == 0 and quota(stack, f"ACTIVE#{USER}") == 0
+    assert all(f.calls == 0 for f in fakes.values())
+
+
+def test_crossing_80_percent_warns_with_an_event(stack, fakes, monkeypatch, caplog):
+    monkeypatch.setenv("RENDER_PROVIDER", "replicate")
+    arn = stack.sqs.get_queue_attributes(
+        QueueUrl=stack.sqs.create_queue(QueueName="alerts")["QueueUrl"],
+        AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    stack.events.put_targets(Rule="GarmaxAi-BudgetAlerts-LOCAL",
+                             EventBusName="GarmaxAi-Tryon-LOCAL",
+                             Targets=[{"Id": "alerts", "Arn": arn}])
+    submit(stack)
+    seed_spend(stack, 159.8)  # 79.9%: + 0.5 USD -> 80.15%
+    assert process(stack) == []
+    url = stack.sqs.get_queue_url(QueueName="alerts")["QueueUrl"]
+    [message] = stack.sqs.receive_message(QueueUrl=url).get("Messages", [])
+    event = json.loads(message["Body"])
+    assert (event["source"], event["detail-type"]) == ("garmaxai.billing",
+                                                       "BudgetThresholdCrossed")
+    assert event["detail"]["level"] == "warn"
+    assert state(stack).level is BreakerLevel.WARN
+
+
+def test_below_80_percent_no_threshold_event(stack, fakes, monkeypatch):
+    monkeypatch.setenv("RENDER_PROVIDER", "replicate")
+    arn = stack.sqs.get_queue_attributes(
+        QueueUrl=stack.sqs.create_queue(QueueName="alerts")["QueueUrl"],
+        AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    stack.events.put_targets(Rule="GarmaxAi-BudgetAlerts-LOCAL",
+                             EventBusName="GarmaxAi-Tryon-LOCAL",
+                             Targets=[{"Id": "alerts", "Arn": arn}])
+    submit(stack)
+    seed_spend(stack, 159.0)  # 79.5% + 0.5 USD = 79.75%
+    assert process(stack) == []
+    url = stack.sqs.get_queue_url(QueueName="alerts")["QueueUrl"]
+    assert stack.sqs.receive_message(QueueUrl=url).get("Messages", []) == []
+
+
+# --------------------------------------------------------------------------- failover
+
+def test_transient_error_fails_over_and_only_the_winner_is_charged(stack, fakes, monkeypatch):
+    monkeypatch.setenv("RENDER_PROVIDER", "bedrock")
+    fakes["bedrock"].outcomes = ["transient"]
+    render_id = submit(stack)
+    assert process(stack) == []
+    got = job(stack, render_id)
+    assert (got["status"], got["provider"]) == ("completed", "replicate")
+    now = state(stack)
+    assert now.provider("bedrock").spent_usd == 0 and now.provider("replicate").spent_usd == 0.5
+    assert now.spent_usd == 0.5 and now.renders == 1
+
+
+def test_provider_over_its_own_budget_is_skipped(stack, fakes, monkeypatch):
+    monkeypatch.setenv("RENDER_PROVIDER", "replicate")
+    seed_spend(stack, 150.0, provider="replicate")  # REPLICATE_DAILY_BUDGET_USD reached
+    render_id = submit(stack)
+    assert process(stack) == []
+    assert job(stack, render_id)["provider"] == "gemini"
+    assert fakes["replicate"].calls == 0
+
+
+def test_permanent_error_fails_without_failover_and_refunds(stack, fakes, monkeypatch):
+    from runtime.domain.clock import day_of, utcnow
+
+    monkeypatch.setenv("RENDER_PROVIDER", "replicate")
+    fakes["replicate"].outcomes = ["permanent"]
+    render_id = submit(stack)
+    assert process(stack) == []
+    got = job(stack, render_id)
+    assert got["status"] == "failed" and got["error"]["code"] == "provider_error"
+    assert fakes["gemini"].calls == 0 and state(stack).spent_usd == 0
+    assert quota(stack, f"RENDER#{USER}#{day_of(utcnow())}") == 0
+
+
+def test_all_providers_transient_retries_then_fails_on_the_last_receive(stack, fakes,
+                                                                         monkeypatch):
+    from runtime.domain.clock import day_of, utcnow
+
+    monkeypatch.setenv("RENDER_PROVIDER", "replicate")
+    for fake in fakes.values():
+        fake.outcomes = ["transient"]
+    render_id = submit(stack)
+    [message] = stack.receive("Render")
+    event = sqs_event(message["Body"], receive_count=1)
+    result = render_processor.lambda_handler(event, LambdaContext())
+    assert len(result["batchItemFailures"]) == 1
+    assert job(stack, render_id)["status"] == "processing"
+    assert quota(stack, f"ACTIVE#{USER}") == 1 and state(stack).spent_usd == 0
+    event = sqs_event(message["Body"], receive_count=3)
+    result = render_processor.lambda_handler(event, LambdaContext())
+    assert result == {"batchItemFailures": []}
+    got = job(stack, render_id)
+    assert got["status"] == "failed" and got["error"]["code"] == "providers_unavailable"
+    assert quota(stack, f"ACTIVE#{USER}") == 0
+    assert quota(stack, f"RENDER#{USER}#{day_of(utcnow())}") == 0
+
+
+def test_gemini_traffic_percent_routes_by_stable_user_hash(stack, fakes, monkeypatch):
+    from runtime.providers.router import traffic_bucket
+
+    monkeypatch.setenv("RENDER_PROVIDER", "replicate")
+    monkeypatch.setenv("GEMINI_TRAFFIC_PERCENT", str(traffic_bucket(USER) + 1))
+    render_id = submit(stack)
+    assert process(stack) == []
+    assert job(stack, render_id)["provider"] == "gemini"
+    monkeypatch.setenv("GEMINI_TRAFFIC_PERCENT", str(traffic_bucket(USER)))
+    render_id = submit(stack)
+    assert process(stack) == []
+    assert job(stack, render_id)["provider"] == "replicate"
+
+
+def test_unconfigured_provider_secret_is_skipped(stack, monkeypatch):
+    """Real registry: Replicate's key missing -> Gemini, which the fake transport answers."""
+    from runtime.providers import registry
+
+    monkeypatch.setenv("RENDER_PROVIDER", "replicate")
+    stack.ssm.delete_parameter(Name="/garmaxai/LOCAL/replicate/api-key")
+    built = []
+
+    def factory(name, config):
+        provider = registry.build_provider(name, config)
+        built.append((name, provider is not None))
+        return FakeProvider(name) if provider is not None else None
+
+    from runtime.domain import renders
+
+    monkeypatch.setattr(renders, "build_provider", factory)
+    render_id = submit(stack)
+    assert process(stack) == []
+    assert built[:2] == [("replicate", False), ("gemini", True)]
+    assert job(stack, render_id)["provider"] == "gemini"
+
+
+# --------------------------------------------------------------------------- messages
+
+def test_unknown_detail_type_and_malformed_bodies_are_batch_failures(stack, fakes):
+    render_id = submit(stack)
+    [message] = stack.receive("Render")
+    wrong = load_event("render_requested_event.json") | {"detail-type": "RenderCompleted"}
+    other_source = load_event("render_requested_event.json") | {"source": "evil.source"}
+    event = sqs_event(json.dumps(wrong), "{bad", json.dumps(other_source), message["Body"],
+                      json.dumps({"renderId": "x"}))
+    result = render_processor.lambda_handler(event, LambdaContext())
+    ids = [r["messageId"] for r in event["Records"]]
+    assert result["batchItemFailures"] == [{"itemIdentifier": ids[i]} for i in (0, 1, 2, 4)]
+    assert job(stack, render_id)["status"] == "completed"
+
+
+def test_render_event_for_an_unknown_job_fails(stack, fakes):
+    body = json.dumps(load_event("render_requested_event.json"))
+    result = render_processor.lambda_handler(sqs_event(body), LambdaContext())
+    assert len(result["batchItemFailures"]) == 1
+
+
+def test_redelivery_of_a_completed_render_does_not_charge_twice(stack, fakes):
+    render_id = submit(stack)
+    [message] = stack.receive("Render")
+    for _ in range(2):
+        result = render_processor.lambda_handler(sqs_event(message["Body"]), LambdaContext())
+        assert result == {"batchItemFailures": []}
+    assert job(stack, render_id)["status"] == "completed"
+    assert fakes["local"].calls == 1 and state(stack).renders == 1
