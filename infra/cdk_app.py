@@ -89,13 +89,20 @@ def build_app(
     bundle: Bundle | None = None,
     outdir: str | None = None,
     context: Mapping[str, object] | None = None,
+    allow_dependency_free_bundle: bool = False,
 ) -> tuple[cdk.App, GarmaxAiStack]:
-    """One app holding one stack for ``stage``, with cdk-nag AwsSolutions attached."""
+    """One app holding one stack for ``stage``, with cdk-nag AwsSolutions attached.
+
+    ``allow_dependency_free_bundle`` is for offline test runs only (tests/infra,
+    ``GARMAX_TEST_BUNDLE_DEPS=0``): it lets a real stage synthesize with a bundle that
+    lacks the third-party dependencies. The CLI path (``main``) never sets it.
+    """
     canonical = normalize_stage(stage)
     config = get_stage_config(canonical, environ={} if environ is None else dict(environ))
     if bundle is None:
         bundle = build_bundle(include_dependencies=resolve_bundle_deps(canonical, bundle_deps))
-    elif canonical is not Stage.LOCAL and not bundle.includes_dependencies:
+    elif (canonical is not Stage.LOCAL and not bundle.includes_dependencies
+          and not allow_dependency_free_bundle):
         resolve_bundle_deps(canonical, False)  # raises: real stages need the dependencies
     app = cdk.App(
         outdir=outdir,

@@ -197,6 +197,8 @@ class Api(Construct):
                 api_stages=[apigw.UsagePlanPerApiStage(api=self.rest_api,
                                                        stage=self.rest_api.deployment_stage)],
             )
+        # The RestApi's own "Endpoint" output is dropped: ApiUrl (contract) replaces it.
+        self.rest_api.node.try_remove_child("Endpoint")
         # Built from the literal stage name rather than a Ref to the Stage resource, so the
         # output exists wherever the RestApi does (moto provisions no AWS::ApiGateway::Stage).
         stack = cdk.Stack.of(self)

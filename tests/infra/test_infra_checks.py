@@ -1,0 +1,152 @@
+"""cdk-nag AwsSolutions, cfn-lint and the canary secret, on all four stages' templates."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+
+from garmaxctl import contract
+from garmaxctl.stages import STAGE_ORDER, Stage
+
+CANARY_MARK = "CANARY_7f3a9c1e5b2d4f60a8e1"
+
+# cfn-lint rules ignored, and why (docs/infra.md, "Checks"):
+CFN_LINT_IGNORED_EVERYWHERE = {
+    # CDK adds DependsOn [Role, Role/DefaultPolicy] to each function so it is never created
+    # before its policy; the Role half repeats the GetAtt. Harmless, and CDK's to change.
+    "W3005",
+}
+CFN_LINT_IGNORED_WITH_VPC = {
+    # DESIGN.md: availability zones are explicit per stage so synthesis needs no look-ups.
+    "W3010",
+}
+# KNOWN CONFLICT, reported, not hidden: stages.py's DEV sizing (db.t3.micro, from the
+# guide) is not an Aurora MySQL instance class. The test pins that this is the ONLY E3025
+# and only on DEV; fix stages.py (e.g. db.t3.medium / db.t4g.medium) and delete this.
+CFN_LINT_KNOWN_SIZING_CONFLICT = {Stage.DEV: {"E3025": "db.t3.micro"}}
+
+
+# ------------------------------------------------------------------------ cdk-nag
+
+
+def _violations(synth) -> list[tuple[str, str, str, str]]:
+    report_path = synth.outdir / "validation-report.json"
+    if not report_path.is_file():
+        return []
+    report = json.loads(report_path.read_text())
+    return [(p["pluginName"], v["ruleName"], v["severity"], c["constructPath"])
+            for p in report["pluginReports"] for v in p["violations"]
+            for c in v["violatingConstructs"]]
+
+
+def test_cdk_nag_aws_solutions_has_no_unacknowledged_finding(synth):
+    nag = [v for v in _violations(synth) if v[0] == "AwsSolutions"]
+    assert nag == []
+
+
+def test_cdk_nag_ran_on_the_stage(synth):
+    # The plugin is attached (its acknowledgments reach the template's metadata).
+    acked = [r for r in synth.resources.values() if r.get("Metadata", {}).get("cdk_nag")]
+    assert acked
+
+
+def test_no_error_or_warning_annotations_on_the_stack(synth):
+    from aws_cdk.assertions import Annotations, Match
+
+    annotations = Annotations.from_stack(synth.stack)
+    assert annotations.find_error("*", Match.any_value()) == []
+    assert annotations.find_warning("*", Match.any_value()) == []
+
+
+def test_every_acknowledgment_is_resource_level_with_a_specific_reason(synth):
+    seen = 0
+    for logical, res in synth.resources.items():
+        for rule in res.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", []):
+            if rule["id"].startswith("CloudFormation-Validate::"):
+                continue  # added by aws-cdk-lib itself (e.g. on the VPC flow-log role)
+            seen += 1
+            assert rule["id"].startswith("AwsSolutions-"), (logical, rule)
+            assert len(rule["reason"]) >= 40, (logical, rule)
+    assert seen
+    # Never a blanket list on the stack or the app.
+    key = cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
+    for scope in (synth.stack, synth.app):
+        assert [m for m in scope.node.metadata if m.type == key] == []
+
+
+def test_wildcard_acknowledgments_name_the_exact_finding(synth):
+    for res in synth.resources.values():
+        for rule in res.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", []):
+            if rule["id"].startswith("AwsSolutions-IAM5"):
+                assert "[" in rule["id"], rule  # e.g. IAM5[Resource::<UploadsBucket.Arn>/*]
+
+
+# ------------------------------------------------------------------------ cfn-lint
+
+
+@pytest.fixture(scope="module")
+def cfn_lint_matches(synths) -> dict[Stage, list[dict]]:
+    """cfn-lint once over the four templates (one process), matches grouped by stage."""
+    paths = {str(synths[s].template_path): s for s in STAGE_ORDER}
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; from cfnlint.runner import main; sys.exit(main())",
+         "--format", "json", *paths],
+        capture_output=True, text=True, check=False, timeout=600,
+    )
+    assert result.returncode in (0, 2, 4, 6, 8, 10, 12, 14), result.stderr
+    matches = json.loads(result.stdout or "[]")
+    grouped: dict[Stage, list[dict]] = {s: [] for s in STAGE_ORDER}
+    for match in matches:
+        grouped[paths[str(Path(match["Filename"]))]].append(match)
+    return grouped
+
+
+@pytest.mark.parametrize("stage", STAGE_ORDER, ids=lambda s: s.value)
+def test_cfn_lint_is_clean_apart_from_documented_rules(stage, cfn_lint_matches, synths):
+    from garmaxctl.stages import STAGES
+
+    ignored = set(CFN_LINT_IGNORED_EVERYWHERE)
+    if STAGES[stage].features.vpc:
+        ignored |= CFN_LINT_IGNORED_WITH_VPC
+    known = CFN_LINT_KNOWN_SIZING_CONFLICT.get(stage, {})
+    remaining = []
+    for match in cfn_lint_matches[stage]:
+        rule = match["Rule"]["Id"]
+        if rule in ignored:
+            continue
+        if rule in known and known[rule] in match["Message"]:
+            continue
+        remaining.append(f"{rule} {match['Message'][:200]}")
+    assert remaining == []
+
+
+def test_the_known_dev_sizing_conflict_is_still_real(cfn_lint_matches):
+    # When stages.py moves DEV to an Aurora class this fails: drop the known conflict then.
+    dev = [m for m in cfn_lint_matches[Stage.DEV] if m["Rule"]["Id"] == "E3025"]
+    assert len(dev) == 1 and "db.t3.micro" in dev[0]["Message"]
+
+
+# ------------------------------------------------------------------------ canary
+
+
+def test_no_secret_value_reaches_any_cloud_assembly_file(synths, canary_env):
+    import os
+
+    assert all(os.environ.get(k) == v for k, v in canary_env.items())  # it was set
+    for stage, synth in synths.items():
+        for path in synth.outdir.rglob("*"):
+            if path.is_file() and path.suffix in {".json", ".csv", ".txt", ""}:
+                assert CANARY_MARK not in path.read_text(errors="replace"), (stage, path)
+        template = json.dumps(synth.template)
+        for key in contract.SECRET_ENV_KEYS:
+            assert canary_env[key] not in template
+
+
+def test_no_secret_parameter_is_created_by_the_stack(synth):
+    # The stack writes no parameter under /garmaxai/{STAGE}/ (DESIGN.md, reserved paths).
+    assert synth.of_type("AWS::SSM::Parameter") == {}
