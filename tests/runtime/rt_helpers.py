@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from runtime.testing import LambdaContext, api_gateway_event
@@ -66,3 +69,44 @@ def ready_session(stack: Any, user: str = USER) -> str:
     session_id = create_session(stack, user)
     assert drain(stack, "Tryon", tryon_processor.lambda_handler) == []
     return session_id
+
+
+class Scripted:
+    """A local HTTP server answering from a script: ``(status, body, headers, delay_s)``."""
+
+    def __init__(self) -> None:
+        self.script: list[tuple[int, bytes, dict[str, str], float]] = []
+        self.requests: list[dict] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                outer.requests.append({"method": self.command, "path": self.path,
+                                       "headers": dict(self.headers.items()),
+                                       "body": self.rfile.read(length) if length else b""})
+                status, body, headers, delay = outer.script.pop(0)
+                if delay:
+                    time.sleep(delay)
+                self.send_response(status)
+                for k, v in {"Content-Type": "application/json", **headers}.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(body)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,),
+                                       daemon=True)
+
+    def add(self, status: int, body: object = b"", headers: dict | None = None,
+            delay: float = 0.0) -> None:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.script.append((status, raw, headers or {}, delay))

@@ -4,17 +4,14 @@ Bedrock through botocore's Stubber, and the router's ordering rules."""
 from __future__ import annotations
 
 import base64
-import contextlib
 import io
 import json
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
+from rt_helpers import Scripted
 
 from runtime.domain.budget import BreakerLevel, BreakerState, ProviderSpend
 from runtime.domain.images import png_size, seeded_png
@@ -34,47 +31,6 @@ PNG = seeded_png("provider-test", 8)
 REQUEST = RenderInput(render_id="r" * 32, user_id="u1", session_id="s" * 32, quality="hd",
                       avatar_ref="https://e.com/a.png", garment_ref="https://e.com/g.png",
                       preview_png=PNG, preview_url="https://e.com/preview.png")
-
-
-class Scripted:
-    """A local HTTP server answering from a script: ``(status, body, headers, delay_s)``."""
-
-    def __init__(self) -> None:
-        self.script: list[tuple[int, bytes, dict[str, str], float]] = []
-        self.requests: list[dict] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                outer.requests.append({"method": self.command, "path": self.path,
-                                       "headers": dict(self.headers.items()),
-                                       "body": self.rfile.read(length) if length else b""})
-                status, body, headers, delay = outer.script.pop(0)
-                if delay:
-                    time.sleep(delay)
-                self.send_response(status)
-                for k, v in {"Content-Type": "application/json", **headers}.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    self.wfile.write(body)
-
-            do_GET = do_POST = _answer
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,),
-                                       daemon=True)
-
-    def add(self, status: int, body: object = b"", headers: dict | None = None,
-            delay: float = 0.0) -> None:
-        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.script.append((status, raw, headers or {}, delay))
 
 
 @pytest.fixture
