@@ -58,6 +58,12 @@ def default_port() -> int:
     return CliSettings().local_port
 
 
+def default_api_port() -> int:
+    from garmaxctl.settings import CliSettings
+
+    return CliSettings().api_port
+
+
 def endpoint_for(port: int) -> str:
     return f"http://localhost:{port}"
 
@@ -69,13 +75,14 @@ class EmulatorState:
     endpoint_url: str
     started_at: str
     log_path: str
+    api_url: str | None = None  # the local API gateway, when the platform runs
 
     @classmethod
     def read(cls, state_dir: Path) -> EmulatorState | None:
         path = state_dir / STATE_FILE
         try:
             raw = json.loads(path.read_text())
-            return cls(**{k: raw[k] for k in cls.__dataclass_fields__})
+            return cls(**{k: raw[k] for k in cls.__dataclass_fields__ if k in raw})
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, TypeError):
@@ -98,6 +105,7 @@ class EmulatorStatus:
     started_at: str | None = None
     uptime_s: float | None = None
     log_path: str | None = None
+    api_url: str | None = None
     already_running: bool = False
     detail: str = ""
 
@@ -169,7 +177,7 @@ def status(state_dir: Path | None = None, port: int | None = None) -> EmulatorSt
         return EmulatorStatus(
             running=answering, managed=True, endpoint_url=state.endpoint_url, port=state.port,
             pid=state.pid, started_at=state.started_at, uptime_s=_uptime(state.started_at),
-            log_path=state.log_path,
+            log_path=state.log_path, api_url=state.api_url,
             detail="" if answering else "process is alive but does not answer",
         )
     port = port or (state.port if state else default_port())
@@ -231,14 +239,33 @@ def install_bridges() -> list[Any]:
     return list(bridges.install_bridges())
 
 
-def serve(port: int, state_dir: Path, *, ready: Callable[[EmulatorState], None] | None = None,
+def api_url_for(port: int) -> str:
+    return f"http://localhost:{port}"
+
+
+def serve(port: int, state_dir: Path, *, api_port: int | None = None,
+          ready: Callable[[EmulatorState], None] | None = None,
           stop_event: threading.Event | None = None) -> None:
-    """Run the emulator in this process until SIGTERM/SIGINT (or ``stop_event``)."""
+    """Run the emulator in this process until SIGTERM/SIGINT (or ``stop_event``).
+
+    With ``api_port``, the LOCAL platform (gateway and workers, ``local_platform``) runs
+    beside it and follows the deployed stack.
+    """
+    if api_port is not None and port_in_use(api_port):
+        raise EmulatorError(f"API port {api_port} is already in use",
+                            hint="stop what holds it, or set GARMAX_API_PORT")
     server = EmbeddedServer(port)
     bridges = server.start()
+    platform = None
+    if api_port is not None:
+        from garmaxctl.local_platform import Platform
+
+        platform = Platform(endpoint_for(port), api_port)
+        platform.start()
     state = EmulatorState(pid=os.getpid(), port=port, endpoint_url=endpoint_for(port),
                           started_at=dt.datetime.now(dt.UTC).isoformat(),
-                          log_path=str(state_dir / LOG_FILE))
+                          log_path=str(state_dir / LOG_FILE),
+                          api_url=api_url_for(api_port) if api_port else None)
     state.write(state_dir)
     log.info("emulator listening on %s (pid %s, %d bridges)", state.endpoint_url, state.pid,
              len(bridges))
@@ -255,6 +282,8 @@ def serve(port: int, state_dir: Path, *, ready: Callable[[EmulatorState], None] 
     except KeyboardInterrupt:
         pass
     finally:
+        if platform is not None:
+            platform.stop()
         server.stop()
         current = EmulatorState.read(state_dir)
         if current and current.pid == os.getpid():
@@ -286,7 +315,8 @@ def _check_port_free_for_us(port: int, state_dir: Path) -> EmulatorStatus | None
 
 
 def start_detached(port: int | None = None, state_dir: Path | None = None,
-                   timeout: float = START_TIMEOUT_S) -> EmulatorStatus:
+                   timeout: float = START_TIMEOUT_S, api_port: int | None = None
+                   ) -> EmulatorStatus:
     """Start the emulator as a background process and wait until it answers."""
     port = port or default_port()
     state_dir = state_dir or default_state_dir()
@@ -300,7 +330,8 @@ def start_detached(port: int | None = None, state_dir: Path | None = None,
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", SERVE_MARKER, "serve", "--port", str(port),
-             "--state-dir", str(state_dir)],
+             "--state-dir", str(state_dir),
+             *(["--api-port", str(api_port)] if api_port else [])],
             stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
             start_new_session=True, close_fds=True,
         )
@@ -379,11 +410,12 @@ def _main(argv: list[str] | None = None) -> int:
     serve_cmd = sub.add_parser("serve", help="run the emulator in the foreground")
     serve_cmd.add_argument("--port", type=int, required=True)
     serve_cmd.add_argument("--state-dir", type=Path, required=True)
+    serve_cmd.add_argument("--api-port", type=int, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        serve(args.port, args.state_dir)
+        serve(args.port, args.state_dir, api_port=args.api_port)
     except Exception as exc:  # the parent reads the last log line
         log.error("emulator failed: %s", exc)
         return 1

@@ -1,4 +1,4 @@
-"""``garmaxctl local up | down | status | logs | reset``: the embedded AWS emulator."""
+"""``garmaxctl local up | down | status | logs | reset``: the LOCAL stage on this machine."""
 
 from __future__ import annotations
 
@@ -7,35 +7,50 @@ import time
 import typer
 
 from garmaxctl import output
-from garmaxctl.commands import new_typer, options
+from garmaxctl.commands import GlobalOptions, new_typer, options
+from garmaxctl.errors import UsageError
 
-app = new_typer("Run the embedded AWS emulator (the LOCAL stage) on this machine.")
+app = new_typer("Run the LOCAL stage on this machine: the embedded AWS emulator, the "
+                "deployed stack, the local API and workers.")
 
 
 def _status_table(status: object) -> output.Table:
-    fields = ("running", "managed", "endpoint_url", "pid", "started_at", "uptime_s",
+    fields = ("running", "managed", "endpoint_url", "api_url", "pid", "started_at", "uptime_s",
               "log_path", "detail")
-    return output.kv_table(((f, getattr(status, f)) for f in fields), title="local emulator")
+    return output.kv_table(((f, getattr(status, f)) for f in fields), title="local")
+
+
+def _local_only(opts: GlobalOptions) -> None:
+    if not opts.stage_config.is_local:
+        raise UsageError(f"`garmaxctl local` works on the LOCAL stage, not {opts.stage}",
+                         hint="drop --stage (or GARMAX_STAGE)")
 
 
 @app.command("up")
 def up(
     ctx: typer.Context,
     detach: bool = typer.Option(False, "--detach", "-d", help="Run in the background."),
+    emulator_only: bool = typer.Option(False, "--emulator-only",
+                                       help="Only the AWS emulator: no deploy, API, workers."),
 ) -> None:
-    """Start the emulator on localhost:4566 (GARMAX_LOCAL_PORT); Ctrl-C stops it."""
+    """Start the emulator (:4566), deploy LOCAL, serve the API (:3001); Ctrl-C stops all."""
     from garmaxctl import emulator
+    from garmaxctl.services import local
 
-    options(ctx)
-    port = emulator.default_port()
-    state_dir = emulator.default_state_dir()
+    opts = options(ctx)
+    _local_only(opts)
     if detach:
-        status = emulator.start_detached(port, state_dir)
-        line = (f"already running at {status.endpoint_url} (pid {status.pid})"
-                if status.already_running else
-                f"emulator running at {status.endpoint_url} (pid {status.pid})")
-        output.emit(output.Outcome(data=status, lines=[line]))
+        with output.progress("local up") as line:
+            result = local.up_detached(opts.aws, emulator_only=emulator_only, progress=line)
+        status = result.emulator
+        verb = "already running" if status.already_running else "running"
+        lines = [f"emulator {verb} at {status.endpoint_url} (pid {status.pid})"]
+        if result.api_url:
+            lines.append(f"API at {result.api_url} (try: curl {result.api_url}/api/health)")
+        output.emit(output.Outcome(data=result, lines=lines))
         return
+    port, api_port = emulator.default_port(), emulator.default_api_port()
+    state_dir = emulator.default_state_dir()
     running = emulator._check_port_free_for_us(port, state_dir)
     if running:
         output.emit(output.Outcome(
@@ -45,17 +60,22 @@ def up(
     state_dir.mkdir(parents=True, exist_ok=True)
 
     def ready(state: emulator.EmulatorState) -> None:
-        output.note(f"emulator running at {state.endpoint_url} (pid {state.pid}); "
-                    "Ctrl-C to stop")
+        output.note(f"emulator running at {state.endpoint_url} (pid {state.pid})")
+        if not emulator_only and state.api_url:
+            with output.progress("deploying LOCAL") as line:
+                local.deploy_stack(opts.aws, line)
+                local.wait_for_api(state.api_url)
+            output.note(f"API at {state.api_url}")
+        output.note("Ctrl-C to stop")
 
-    emulator.serve(port, state_dir, ready=ready)
+    emulator.serve(port, state_dir, api_port=None if emulator_only else api_port, ready=ready)
     output.emit(output.Outcome(data={"stopped": True, "endpoint_url": emulator.endpoint_for(port)},
                                lines=["emulator stopped"]))
 
 
 @app.command("down")
 def down(ctx: typer.Context) -> None:
-    """Stop the emulator that garmaxctl started (never anything else)."""
+    """Stop what `local up` started (never anything else)."""
     from garmaxctl import emulator
 
     options(ctx)
@@ -65,7 +85,7 @@ def down(ctx: typer.Context) -> None:
 
 @app.command("status")
 def status(ctx: typer.Context) -> None:
-    """Endpoint, pid and uptime; exit 1 when the emulator is not running."""
+    """Endpoint, API URL, pid and uptime; exit 1 when the emulator is not running."""
     from garmaxctl import emulator
 
     options(ctx)
@@ -84,7 +104,7 @@ def logs(
     lines: int = typer.Option(100, "--lines", "-n", min=0, help="Last N lines (0: all)."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines."),
 ) -> None:
-    """Show the emulator's log."""
+    """The emulator's, gateway's and workers' log (one process, one file)."""
     from pathlib import Path
 
     from garmaxctl import emulator
@@ -96,7 +116,7 @@ def logs(
         output.note(f"no log yet at {log_path}: start the emulator with `garmaxctl local up`")
     output.emit(output.Outcome(data={"log_path": str(log_path), "lines": content},
                                lines=content))
-    if follow and opts.output != "json":
+    if follow and opts.output != "json" and log_path.exists():
         with open(log_path, "rb") as handle:
             handle.seek(0, 2)
             while True:
@@ -109,12 +129,13 @@ def logs(
 
 @app.command("reset")
 def reset(ctx: typer.Context) -> None:
-    """Wipe every resource held by the emulator."""
-    from garmaxctl import emulator
+    """Wipe every resource in the emulator; redeploy LOCAL when the platform runs."""
+    from garmaxctl.services import local
 
     opts = options(ctx)
-    endpoint = opts.aws.endpoint_url if opts.stage_config.is_local else None
-    endpoint = endpoint or emulator.endpoint_for(emulator.default_port())
-    emulator.reset(endpoint)
-    output.emit(output.Outcome(data={"reset": True, "endpoint_url": endpoint},
-                               lines=[f"emulator at {endpoint} reset: every resource wiped"]))
+    _local_only(opts)
+    with output.progress("local reset") as line:
+        result = local.reset(opts.aws, line)
+    detail = "wiped and redeployed" if result["redeployed"] else "every resource wiped"
+    output.emit(output.Outcome(data=result,
+                               lines=[f"emulator at {result['endpoint_url']} {detail}"]))

@@ -77,7 +77,7 @@ def _approve(opts: GlobalOptions, plan: ParamsPlan, action: str) -> None:
 
 def _emit_report(report: PushReport, plan: ParamsPlan) -> None:
     rows = [(r.action, r.key or "-", r.name, r.status, r.version,
-             r.error_code and f"{r.error_code}: {r.error}" or r.note) for r in report.results]
+             (r.error_code and f"{r.error_code}: {r.error}") or r.note) for r in report.results]
     table = output.Table(columns=("action", "key", "parameter", "status", "version",
                                   "detail"), rows=rows,
                          title=f"params — stage {report.stage} from {report.source}")

@@ -25,9 +25,9 @@ def port(monkeypatch) -> int:
 
 @pytest.fixture
 def emulator(cli, port) -> Iterator[dict]:
-    result, document = cli.json("local", "up", "--detach")
+    result, document = cli.json("local", "up", "--detach", "--emulator-only")
     assert result.exit_code == 0, result.stdout + result.stderr
-    yield document["data"]
+    yield document["data"]["emulator"]
     cli("local", "down")
 
 
@@ -70,11 +70,12 @@ def test_up_detach_serves_aws_calls_and_down_stops_it(cli, port, emulator) -> No
 
 
 def test_second_up_reports_the_running_one(cli, emulator) -> None:
-    result, document = cli.json("local", "up", "--detach")
+    result, document = cli.json("local", "up", "--detach", "--emulator-only")
     assert result.exit_code == 0
-    assert document["data"]["already_running"] is True
-    assert document["data"]["pid"] == emulator["pid"]
-    table = cli("local", "up", "--detach")
+    assert document["data"]["emulator"]["already_running"] is True
+    assert document["data"]["emulator"]["pid"] == emulator["pid"]
+    assert document["data"]["deployed"] is False
+    table = cli("local", "up", "--detach", "--emulator-only")
     assert "already running" in table.stdout
 
 
@@ -109,7 +110,7 @@ def foreign_server(port) -> Iterator[None]:
 
 
 def test_foreign_process_on_the_port_is_an_error(cli, port, foreign_server) -> None:
-    result = cli("local", "up", "--detach")
+    result = cli("local", "up", "--detach", "--emulator-only")
     assert result.exit_code == 1
     assert f"port {port} is held by another program" in result.stderr
     assert "GARMAX_LOCAL_PORT" in result.stderr
@@ -123,7 +124,7 @@ def test_foreign_moto_server_is_not_adopted(cli, port) -> None:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
-        result = cli("local", "up", "--detach")
+        result = cli("local", "up", "--detach", "--emulator-only")
         assert result.exit_code == 1
         assert "moto server that garmaxctl did not start" in result.stderr
     finally:
@@ -143,8 +144,8 @@ def test_foreground_up_runs_until_interrupted(port, tmp_path) -> None:
     import sys
 
     env = dict(os.environ)
-    process = subprocess.Popen([sys.executable, "-m", "garmaxctl", "local", "up"],
-                               cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+    process = subprocess.Popen([sys.executable, "-m", "garmaxctl", "local", "up",
+                                "--emulator-only"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30
