@@ -1,0 +1,76 @@
+"""CDK CLI failures become one-line errors that say what to do (issue 4, acceptance 4)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import Run
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def cli(tmp_path) -> Run:
+    return Run(tmp_path)
+
+
+def _one_line(result, exit_code: int) -> str:
+    assert result.exit_code == exit_code, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    return errors[0]
+
+
+def test_missing_node_says_install_it(cli, tmp_path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("git",):
+        found = shutil.which(tool)
+        if found:
+            os.symlink(found, bin_dir / tool)
+    line = _one_line(cli("synth", "--force", env={"PATH": str(bin_dir)}), 1)
+    assert "Node.js is not installed" in line and "Node.js 22" in line
+
+
+def test_missing_cdk_cli_says_run_make_setup(cli, tmp_path) -> None:
+    project = tmp_path / "checkout"
+    project.mkdir()
+    line = _one_line(cli("synth", env={"GARMAX_PROJECT_DIR": str(project)}), 1)
+    assert "pinned CDK CLI is not installed" in line and "make setup" in line
+    document = cli("-o", "json", "diff", env={"GARMAX_PROJECT_DIR": str(project)})
+    import json
+
+    assert json.loads(document.stdout)["error"]["code"] == "cdk_missing"
+
+
+@pytest.mark.slow
+def test_deploy_without_bootstrap_says_bootstrap_first(cli, monkeypatch) -> None:
+    from tests.conftest import free_port
+
+    monkeypatch.setenv("GARMAX_LOCAL_PORT", str(free_port()))
+    assert cli("local", "up", "--detach", "--emulator-only").exit_code == 0
+    try:
+        line = _one_line(cli("deploy"), 1)
+        assert "not bootstrapped" in line and "garmaxctl bootstrap" in line
+    finally:
+        cli("local", "down")
+
+
+def test_hotswap_is_refused_on_prod(cli) -> None:
+    line = _one_line(cli("-s", "prod", "deploy", "--hotswap"), 2)
+    assert "--hotswap is refused on PROD" in line
+
+
+def test_destroy_without_terminal_or_yes_is_refused(cli) -> None:
+    line = _one_line(cli("destroy"), 2)
+    assert "without confirmation" in line and "--yes" in line
+
+
+def test_unknown_require_approval_is_usage_error(cli) -> None:
+    line = _one_line(cli("deploy", "--require-approval", "sometimes"), 2)
+    assert "never, any-change, broadening" in line
