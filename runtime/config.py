@@ -189,6 +189,11 @@ def get_optional(config: RuntimeConfig, relative_path: str) -> str | None:
     return _read_plain(config, {"_": relative_path}).get("_")
 
 
+def get_plain_many(config: RuntimeConfig, paths: Mapping[str, str]) -> dict[str, str]:
+    """``{key: value}`` for the plain parameters ``{key: relative_path}`` that are set."""
+    return _read_plain(config, paths)
+
+
 def _read_plain(config: RuntimeConfig, paths: Mapping[str, str],
                 ssm_client: Any = None) -> dict[str, str]:
     """Read several plain parameters at once; missing ones are simply absent."""

@@ -28,7 +28,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from garmaxctl.contract import PARAMS_BY_ENV_KEY
-from runtime.config import RuntimeConfig, get_optional
+from runtime.config import RuntimeConfig, get_plain_many
 from runtime.domain import ddb as d
 
 HANDLED_TYPES = frozenset({
@@ -65,12 +65,7 @@ class BillingResult:
 
 def price_plans(config: RuntimeConfig) -> dict[str, str]:
     """``{price_id: plan}`` from Parameter Store (``stripe/price-*``)."""
-    out: dict[str, str] = {}
-    for plan, path in PRICE_PARAMS.items():
-        price = get_optional(config, path)
-        if price:
-            out[price] = plan
-    return out
+    return {price: plan for plan, price in get_plain_many(config, PRICE_PARAMS).items()}
 
 
 def parse_event(body: str) -> dict[str, Any]:

@@ -57,13 +57,13 @@ def _runtime_isolation(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
                  *(b.env_var for b in contract.BUCKETS if b.env_var),
                  *(e.value for e in contract.RuntimeEnv)):
         monkeypatch.delenv(name, raising=False)
-    from runtime import aws, config
+    from runtime import config
 
+    # Parameter caches are per test; boto3 clients are kept (moto intercepts them in any
+    # mock_aws context, and building clients is most of a test's cost).
     config.clear_caches()
-    aws.reset_clients()
     yield
     config.clear_caches()
-    aws.reset_clients()
 
 
 @dataclass
@@ -132,9 +132,9 @@ class Stack:
 def _create_stack(monkeypatch: pytest.MonkeyPatch) -> Stack:
     from runtime import aws
 
-    # The runtime's own boto3 session: its service models load once per test run
-    # (mock_aws resets boto3's default session, so boto3.client() would reload them).
-    ddb, s3, sqs, ssm, events = (aws.make_client(s)
+    # The runtime's own cached clients: service models load once per test run (mock_aws
+    # resets boto3's default session, so boto3.client() would reload them every test).
+    ddb, s3, sqs, ssm, events = (aws.client(s)
                                  for s in ("dynamodb", "s3", "sqs", "ssm", "events"))
     env: dict[str, str] = {
         contract.RuntimeEnv.STAGE: STAGE,
