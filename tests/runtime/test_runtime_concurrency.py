@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from rt_helpers import USER, call_api, ready_session
 
 from runtime.config import load_budgets, load_config
@@ -46,14 +47,19 @@ def test_50_threads_submitting_renders_get_exactly_the_daily_quota(stack, serial
     assert stack.item("Quotas", pk=f"ACTIVE#{USER}")["used"] == 20
 
 
+@pytest.mark.parametrize(("cost", "accepted", "final"), [
+    # Accepted while the ledger was below 100: 0, 7, ..., 98 -> 15 renders, ledger 105.
+    (7.0, 15, 105.0),
+    # Landing exactly on the budget: 20 x 5 = 100, and the 21st is refused.
+    (5.0, 20, 100.0),
+])
 def test_concurrent_spend_stops_exactly_when_the_ledger_reaches_the_budget(
-        stack, serialized_dynamodb):
+        stack, serialized_dynamodb, cost, accepted, final):
     stack.put_param("budget/daily-usd", "100")
     config = load_config()
     budgets = load_budgets(config)
     day = day_of(utcnow())
     table = stack.table("BudgetLedger")
-    cost = 7.0
 
     def reserve(_: int) -> str:
         try:
@@ -65,13 +71,12 @@ def test_concurrent_spend_stops_exactly_when_the_ledger_reaches_the_budget(
     with ThreadPoolExecutor(max_workers=50) as pool:
         outcomes = list(pool.map(reserve, range(50)))
 
-    # Accepted while the ledger was below 100: 0, 7, ..., 98 -> 15 renders, ledger 105.
-    assert outcomes.count("accepted") == 15
+    assert outcomes.count("accepted") == accepted
     state = budget.breaker_state(table, "LOCAL", day, stack.ddb, budgets)
-    assert state.spent_usd == 105.0 and state.renders == 15
+    assert state.spent_usd == final and state.renders == accepted
     assert state.spent_usd - cost < budgets.daily_usd  # the last one started below 100%
     assert state.level is budget.BreakerLevel.OPEN
-    assert state.provider("replicate").spent_usd == 105.0
+    assert state.provider("replicate").spent_usd == final
 
     # Once the ledger has reached the budget, nothing more is accepted, by either path.
     with ThreadPoolExecutor(max_workers=10) as pool:
@@ -80,4 +85,4 @@ def test_concurrent_spend_stops_exactly_when_the_ledger_reaches_the_budget(
     status, body = call_api("POST", "/api/render", {"sessionId": session_id, "quality": "sd"})
     assert (status, body["code"]) == (503, "budget_breaker_open")
     after = budget.breaker_state(table, "LOCAL", day, stack.ddb, budgets)
-    assert after.spent_usd == 105.0
+    assert after.spent_usd == final
