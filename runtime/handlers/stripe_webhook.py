@@ -56,8 +56,7 @@ def receive() -> Response:
     deps = Deps.from_env()
     current = app.current_event
     payload = current.decoded_body or ""
-    signature = current.headers.get("Stripe-Signature") or current.headers.get(
-        "stripe-signature")
+    signature = current.headers.get("Stripe-Signature")  # case-insensitive
     secret = get_secret(deps.config, WEBHOOK_SECRET_PATH)
     event = verify(payload, signature, secret)
     if event["type"] not in HANDLED_TYPES:

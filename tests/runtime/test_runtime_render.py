@@ -330,3 +330,14 @@ def test_redelivery_of_a_completed_render_does_not_charge_twice(stack, fakes):
         assert result == {"batchItemFailures": []}
     assert job(stack, render_id)["status"] == "completed"
     assert fakes["local"].calls == 1 and state(stack).renders == 1
+
+
+def test_breaker_state_accepts_a_boto3_resource_for_the_cli(stack):
+    from runtime import aws
+    from runtime.domain.clock import day_of, utcnow
+
+    seed_spend(stack, 181)
+    resource = aws.session().resource("dynamodb", region_name="us-east-1")
+    got = budget.breaker_state(stack.table("BudgetLedger"), "LOCAL", day_of(utcnow()), resource)
+    assert got.level is BreakerLevel.BEDROCK_OFF and got.percent == 90.5
+    assert got.to_dict()["bedrock_enabled"] is False
