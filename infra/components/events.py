@@ -1,8 +1,9 @@
 """EventBridge: the stage's bus ``GarmaxAi-Tryon-{STAGE}`` and the rules of contract.RULES.
 
-Each rule names the bus by its (known) physical name plus an explicit dependency, rather
-than a ``Ref`` to the bus: the same template, and moto's CloudFormation (which crashes on a
-``Ref`` there, docs/local.md) deploys it too.
+Each rule refers to the bus with a ``Ref`` (CDK's default). A literal name plus DependsOn
+was tried and rejected: moto creates a resource as soon as another one references it,
+ignoring DependsOn, so a rule referenced by the render queue's policy was created before
+its bus. moto's crash on the ``Ref`` itself is bridged on LOCAL (docs/local.md).
 """
 
 from __future__ import annotations
@@ -22,9 +23,6 @@ class EventBus(Construct):
                  target_queues: Mapping[contract.Queue, sqs.IQueue]) -> None:
         super().__init__(scope, construct_id)
         self.bus = events.EventBus(self, "Bus", event_bus_name=contract.event_bus_name(stage))
-        bus_by_name = events.EventBus.from_event_bus_name(
-            self, "BusByName", contract.event_bus_name(stage)
-        )
         self.rules: dict[str, events.Rule] = {}
         for spec in contract.RULES:
             rule = events.Rule(
@@ -32,13 +30,12 @@ class EventBus(Construct):
                 spec.name,
                 rule_name=contract.rule_name(spec, stage),
                 description=spec.description,
-                event_bus=bus_by_name,
+                event_bus=self.bus,
                 event_pattern=events.EventPattern(
                     source=[spec.source],
                     detail_type=[str(d) for d in spec.detail_types],
                 ),
             )
-            rule.node.add_dependency(self.bus)
             if spec.target_queue is not None:
                 rule.add_target(targets.SqsQueue(target_queues[spec.target_queue]))
             self.rules[spec.name] = rule
