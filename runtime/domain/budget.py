@@ -144,9 +144,28 @@ class BreakerState:
         return data
 
 
-def _client(dynamodb: Any) -> Any:
-    """Accept a DynamoDB client or a boto3 resource."""
-    return dynamodb.meta.client if hasattr(dynamodb, "Table") else dynamodb
+def _ledger_items(table: str, pk: str, dynamodb: Any) -> list[dict[str, Any]]:
+    """Every ledger item of one day, from a client (low-level values) or a resource."""
+    items: list[dict[str, Any]] = []
+    if hasattr(dynamodb, "Table"):  # a boto3 resource: its client speaks Python values
+        from boto3.dynamodb.conditions import Key
+
+        kwargs: dict[str, Any] = {"KeyConditionExpression": Key("pk").eq(pk),
+                                  "ConsistentRead": True}
+        while True:
+            page = dynamodb.Table(table).query(**kwargs)
+            items.extend(d.python_value(dict(i)) for i in page.get("Items", []))
+            if not page.get("LastEvaluatedKey"):
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    kwargs = {"TableName": table, "KeyConditionExpression": "pk = :pk",
+              "ExpressionAttributeValues": d.values({":pk": pk}), "ConsistentRead": True}
+    while True:
+        page = dynamodb.query(**kwargs)
+        items.extend(d.from_item(i) or {} for i in page.get("Items", []))
+        if not page.get("LastEvaluatedKey"):
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def breaker_state(ledger_table_name: str, stage: str, day: str, dynamodb: Any,
@@ -157,20 +176,7 @@ def breaker_state(ledger_table_name: str, stage: str, day: str, dynamodb: Any,
     says (``runtime.config.load_budgets``), and so can the CLI with its own SSM client.
     """
     budgets = budgets or get_stage_config(stage).budgets
-    client = _client(dynamodb)
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {
-        "TableName": ledger_table_name,
-        "KeyConditionExpression": "pk = :pk",
-        "ExpressionAttributeValues": d.values({":pk": ledger_pk(stage, day)}),
-        "ConsistentRead": True,
-    }
-    while True:
-        page = client.query(**kwargs)
-        items.extend(d.from_item(i) or {} for i in page.get("Items", []))
-        if not page.get("LastEvaluatedKey"):
-            break
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    items = _ledger_items(ledger_table_name, ledger_pk(stage, day), dynamodb)
     total = next((i for i in items if i.get("sk") == TOTAL_SK), {})
     spent = int(total.get("spentMicros", 0))
     budget = to_micros(budgets.daily_usd)
@@ -224,7 +230,7 @@ def reserve_spend(ddb: Any, table: str, stage: str, day: str, provider: str, cos
                                  None if own is None else to_micros(own))},
     ]
     try:
-        _client(ddb).transact_write_items(TransactItems=items)
+        ddb.transact_write_items(TransactItems=items)
     except ClientError as exc:
         codes = d.cancellation_codes(exc)
         if codes and codes[0] == "ConditionalCheckFailed":
@@ -245,7 +251,7 @@ def refund_spend(ddb: Any, table: str, stage: str, day: str, provider: str,
         {"Update": _spend_update(table, stage, day, TOTAL_SK, -micros, -1, None)},
         {"Update": _spend_update(table, stage, day, provider_sk(provider), -micros, -1, None)},
     ]
-    _client(ddb).transact_write_items(TransactItems=items)
+    ddb.transact_write_items(TransactItems=items)
 
 
 def crossed_level(before: BreakerState, added_micros: int) -> BreakerLevel | None:

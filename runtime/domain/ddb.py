@@ -22,13 +22,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _python(value: Any) -> Any:
+def python_value(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
-        return {k: _python(v) for k, v in value.items()}
+        return {k: python_value(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_python(v) for v in value]
+        return [python_value(v) for v in value]
     return value
 
 
@@ -39,7 +39,7 @@ def to_item(data: dict[str, Any]) -> dict[str, Any]:
 def from_item(item: dict[str, Any] | None) -> dict[str, Any] | None:
     if item is None:
         return None
-    return {k: _python(_de.deserialize(v)) for k, v in item.items()}
+    return {k: python_value(_de.deserialize(v)) for k, v in item.items()}
 
 
 def values(data: dict[str, Any]) -> dict[str, Any]:
