@@ -13,38 +13,13 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 from moto import mock_aws
+from rt_helpers import CANARIES, PREFIX, PRICES, STAGE
 
 from garmaxctl import contract
-
-EVENTS_DIR = Path(__file__).parent / "events"
-STAGE = "LOCAL"
-PREFIX = contract.params_prefix(STAGE)
-
-# Canary secrets: any of these in a log line, an environment variable or a response is a leak.
-CANARIES: dict[str, str] = {
-    "stripe/webhook-secret": "whsec_CANARY_webhook_7f3a9c",
-    "stripe/secret-key": "sk_test_CANARY_stripe_51c0de",
-    "replicate/api-key": "r8_CANARY_replicate_92bd11",
-    "gemini/api-key": "AIza_CANARY_gemini_40e7aa",
-    "gemini/service-account-json": '{"private_key": "CANARY_gemini_sa_5b2f"}',
-    "security/internal-api-key": "CANARY_internal_e19d",
-    "security/jwt-secret": "CANARY_jwt_0a7c",
-}
-PRICES = {
-    "stripe/price-basic-monthly": "price_basic_test",
-    "stripe/price-pro-monthly": "price_pro_test",
-    "stripe/price-unlimited-monthly": "price_unlimited_test",
-    "stripe/price-starter-monthly": "price_starter_test",
-}
-
-
-def load_event(name: str) -> Any:
-    return json.loads((EVENTS_DIR / name).read_text())
 
 
 @pytest.fixture(autouse=True)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import load_event
-from rt_helpers import OTHER_USER, USER, call_api, create_session, ready_session
+from rt_helpers import OTHER_USER, USER, call_api, create_session, load_event, ready_session
 
 from runtime.testing import LambdaContext
 

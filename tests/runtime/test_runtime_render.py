@@ -6,8 +6,7 @@ import json
 from dataclasses import dataclass, field
 
 import pytest
-from conftest import load_event
-from rt_helpers import USER, call_api, drain, ready_session
+from rt_helpers import USER, call_api, drain, load_event, ready_session
 
 from runtime.domain import budget
 from runtime.domain.budget import BreakerLevel

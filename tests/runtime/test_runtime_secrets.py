@@ -1,6 +1,6 @@
 """No secret in any log line or response; no secret expected from an environment variable.
 
-Canary values sit in Parameter Store (``conftest.CANARIES``); every handler runs its
+Canary values sit in Parameter Store (``rt_helpers.CANARIES``); every handler runs its
 success and error paths while all log output is captured: the Powertools logger's own
 records (formatted as Powertools formats them), the EMF metrics printed on stdout, and
 every other logger at INFO. Not one canary may appear.
@@ -16,8 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import CANARIES, load_event
-from rt_helpers import Scripted, call_api, drain, ready_session, sign
+from rt_helpers import CANARIES, Scripted, call_api, drain, load_event, ready_session, sign
 
 from garmaxctl import contract
 from runtime.config import ENV_VARS_READ

@@ -6,8 +6,7 @@ import json
 import time
 
 import pytest
-from conftest import CANARIES, load_event
-from rt_helpers import USER, drain, sign
+from rt_helpers import CANARIES, USER, drain, load_event, sign
 
 from garmaxctl.contract import STRIPE_WEBHOOK_PATH
 from runtime.testing import LambdaContext, api_gateway_event, sqs_event, sqs_record

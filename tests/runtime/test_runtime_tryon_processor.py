@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import load_event
-from rt_helpers import USER, call_api, create_session, drain
+from rt_helpers import USER, call_api, create_session, drain, load_event
 
 from runtime.domain.images import png_size
 from runtime.handlers import tryon_processor
