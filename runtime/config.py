@@ -239,7 +239,12 @@ def load_budgets(config: RuntimeConfig, ssm_client: Any = None) -> stages.Budget
 
     def build() -> stages.Budgets:
         defaults = config.stage_config.budgets
-        raw = _read_plain(config, BUDGET_PARAMS, ssm_client)
+        # Two reads: the Api function may read budget/* but not gemini/* (FUNCTION_PARAMS),
+        # and one denied name fails a whole GetParameters call.
+        gemini = {k: v for k, v in BUDGET_PARAMS.items() if not v.startswith("budget/")}
+        raw = _read_plain(config, {k: v for k, v in BUDGET_PARAMS.items() if k not in gemini},
+                          ssm_client)
+        raw |= _read_plain(config, gemini, ssm_client)
         values: dict[str, float] = {}
         for key, text in raw.items():
             try:

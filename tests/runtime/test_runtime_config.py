@@ -87,3 +87,22 @@ def test_missing_secret_is_a_configuration_error_naming_only_the_path(stack):
     assert raised.value.message == "parameter replicate/api-key is not set"
     with pytest.raises(ConfigurationError, match="not available"):
         get_secret(load_config(), "redis/url")
+
+
+def test_a_denied_gemini_budget_does_not_hide_the_daily_budget(stack, monkeypatch):
+    """The Api function may read budget/* but not gemini/* (contract.FUNCTION_PARAMS)."""
+    from runtime import config as config_module
+
+    real = config_module._read_plain
+
+    def deny_gemini(config, paths, ssm_client=None):
+        # What _read_plain returns when GetParameters is denied: nothing for that batch.
+        if any(p.startswith("gemini/") for p in paths.values()):
+            return {}
+        return real(config, paths, ssm_client)
+
+    stack.put_param("budget/daily-usd", "42")
+    monkeypatch.setattr(config_module, "_read_plain", deny_gemini)
+    budgets = load_budgets(load_config())
+    assert budgets.daily_usd == 42.0
+    assert budgets.gemini_daily_usd == stages.get_stage_config("LOCAL").budgets.gemini_daily_usd
