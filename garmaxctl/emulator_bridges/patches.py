@@ -350,32 +350,54 @@ def _depends_on_order(resources: dict[str, Any]) -> list[str]:
     return order
 
 
-def bridge_add_in_dependency_order() -> BridgeInfo:
-    """Resources added by an update or a CREATE change set are created in template order
-    by moto (``ResourceMap.update``), ignoring DependsOn (e.g. an ApiGateway Deployment
-    before its Methods: "REST API doesn't contain any methods"). CreateStack honours
-    DependsOn; this makes the other two paths do the same."""
-    from moto.cloudformation.parsing import ResourceMap
+def _normalised(resource: Any) -> Any:
+    if isinstance(resource, dict) and "Properties" not in resource:
+        return {**resource, "Properties": {}}
+    return resource
+
+
+def bridge_resource_diff() -> BridgeInfo:
+    """Two fixes to how moto diffs a stack update (UpdateStack, change sets):
+
+    * moto writes ``"Properties": {}`` into the *stored* template of every resource
+      declared without Properties when it creates it, so on every later update such a
+      resource (CDK's ``sns.Topic``, a default ``sqs.Queue``) differs from the new
+      template and is **replaced** (new physical name, data gone). Compare with the
+      missing Properties normalised to ``{}``.
+    * resources added by an update or a CREATE change set are created in template order,
+      ignoring DependsOn (e.g. an ApiGateway Deployment before its Methods: "REST API
+      doesn't contain any methods"); CreateStack honours DependsOn. Order them so.
+    """
+    from moto.cloudformation.parsing import ResourceMap, get_references_from_template
 
     def make(original: Any) -> Callable[..., Any]:
         def build_resource_diff(
             self: Any, other_template: dict[str, Any], parameters: Any = None
         ) -> dict[str, Any]:
             diff = original(self, other_template, parameters)
+            old, new = self._resource_json_map, other_template["Resources"]
+            changed_parameters = {
+                p for p in (parameters or {}) if self.input_parameters.get(p) != parameters[p]
+            }
+            diff["Modify"] = [
+                name
+                for name in diff["Modify"]
+                if _normalised(old[name]) != _normalised(new[name])
+                or changed_parameters & set(get_references_from_template(new[name]))
+            ]
             added = set(diff["Add"])
             if len(added) > 1:
-                diff["Add"] = [
-                    n for n in _depends_on_order(other_template["Resources"]) if n in added
-                ]
+                diff["Add"] = [n for n in _depends_on_order(new) if n in added]
             return diff
 
         return build_resource_diff
 
     _patch_method(ResourceMap, "build_resource_diff", make)
     return BridgeInfo(
-        "cfn-add-in-dependency-order",
+        "cfn-resource-diff",
         "patch",
-        "resources added by UpdateStack / a CREATE change set honour DependsOn",
+        "updates no longer replace resources declared without Properties; resources "
+        "added by UpdateStack / a CREATE change set honour DependsOn",
     )
 
 
@@ -763,7 +785,7 @@ ALL_PATCHES: tuple[Callable[[], BridgeInfo], ...] = (
     bridge_update_stack_parameters,
     bridge_ssm_parameter_previous_value,
     bridge_update_stack_no_changes,
-    bridge_add_in_dependency_order,
+    bridge_resource_diff,
     bridge_update_without_model_update,
     bridge_cdk_metadata,
     bridge_ref_physical_ids,

@@ -149,3 +149,16 @@ def test_modified_resource_of_a_type_without_update_keeps_its_ref(emu, deploy):
     second = deploy("apistack", template)
     assert second["ApiId"] == first["ApiId"]
     assert second["ApiUrl"] == first["ApiUrl"]
+
+
+def test_update_does_not_replace_resources_declared_without_properties(emu, deploy):
+    template = {
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}, "Q": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {"Topic": {"Value": {"Ref": "Topic"}}, "Q": {"Value": {"Ref": "Q"}}},
+    }
+    first = deploy("s1", template)
+    emu.client("sqs").send_message(QueueUrl=first["Q"], MessageBody="kept")
+    template["Resources"]["T2"] = {"Type": "AWS::SNS::Topic"}
+    second = deploy("s1", template)
+    assert (second["Topic"], second["Q"]) == (first["Topic"], first["Q"])
+    assert emu.client("sqs").receive_message(QueueUrl=first["Q"])["Messages"][0]["Body"] == "kept"
