@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
@@ -42,6 +43,8 @@ class Access:
     buckets_r: tuple[str, ...] = ()
     sends_to: tuple[contract.Queue, ...] = ()
     puts_events: bool = False
+    # /api/health/storage: GetQueueAttributes on every queue, DescribeEventBus on the bus.
+    inspects_queues_and_bus: bool = False
 
 
 _DATA_BUCKETS = ("Uploads", "Renders", "Guidance", "SmplAssets")
@@ -55,6 +58,7 @@ ACCESS: dict[contract.Function, Access] = {
         buckets_r=("Renders", "Guidance", "SmplAssets"),  # /api/health/storage reads them
         sends_to=(Q.TRYON, Q.RENDER),
         puts_events=True,
+        inspects_queues_and_bus=True,
     ),
     F.STRIPE_WEBHOOK: Access(tables_rw=("Idempotency",), sends_to=(Q.BILLING,)),
     F.TRYON_PROCESSOR: Access(
@@ -165,6 +169,14 @@ class GarmaxAiStack(cdk.Stack):
                 queues[q].queue.grant_send_messages(target)
             if access.puts_events:
                 bus.bus.grant_put_events_to(target)
+            if access.inspects_queues_and_bus:
+                target.add_to_role_policy(iam.PolicyStatement(
+                    actions=["sqs:GetQueueAttributes"],
+                    resources=[w.queue.queue_arn for w in queues.values()],
+                ))
+                target.add_to_role_policy(iam.PolicyStatement(
+                    actions=["events:DescribeEventBus"], resources=[bus.bus.event_bus_arn],
+                ))
             self._acknowledge_grant_wildcards(self.functions[fn], access)
 
         for q, consumer in QUEUE_CONSUMER.items():
@@ -285,6 +297,7 @@ class GarmaxAiStack(cdk.Stack):
                 f"Object-level access to the {name} bucket's objects (grant_read"
                 f"{'_write' if name in rw else ''}): object keys are per user and per "
                 "session, so the grant covers the bucket's keys, not other buckets.",
+                with_children=True,
             )
         actions = ["s3:GetObject*", "s3:GetBucket*", "s3:List*"]
         if rw:
@@ -295,4 +308,5 @@ class GarmaxAiStack(cdk.Stack):
                     role, f"AwsSolutions-IAM5[Action::{action}]",
                     "CDK grant_read/grant_read_write action groups on the granted buckets "
                     f"only ({action} covers that action's variants, e.g. versions and tags).",
+                    with_children=True,
                 )

@@ -12,15 +12,22 @@ from constructs import IConstruct
 _MIN_REASON = 20
 
 
-def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
-    """Acknowledge one cdk-nag finding on one construct (and its children), with a reason.
+def acknowledge(scope: IConstruct, rule: str, reason: str, *,
+                with_children: bool = False) -> None:
+    """Acknowledge one cdk-nag finding on one resource, with a reason.
 
     ``rule`` is the exact finding id (``AwsSolutions-IAM5[Resource::*]`` for a finding with
-    its own id). Reasons must say why; an empty or one-word reason is a programming error.
+    its own id). By default the acknowledgment goes on the construct's own CloudFormation
+    resource only (an L2's ``default_child``); ``with_children`` widens it to the whole
+    construct, for findings raised on a child (a role's DefaultPolicy). Reasons must say
+    why; an empty or one-word reason is a programming error.
     """
     if len(reason.strip()) < _MIN_REASON:
         raise ValueError(f"cdk-nag acknowledgment {rule} on {scope.node.path} needs a reason")
-    cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=rule, reason=reason))
+    target = scope
+    if not with_children and isinstance(scope.node.default_child, cdk.CfnResource):
+        target = scope.node.default_child
+    cdk.Validations.of(target).acknowledge(cdk.Acknowledgment(id=rule, reason=reason))
 
 
 def removal_policy(retain: bool) -> cdk.RemovalPolicy:

@@ -148,13 +148,14 @@ class Api(Construct):
             ),
         )
         acknowledge(
-            self.rest_api, "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+            self.rest_api.node.find_child("CloudWatchRole"),
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
             "service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
             "The account-level API Gateway logging role: AWS's managed policy is the "
             "documented one for it and grants only CloudWatch Logs writes.",
         )
         acknowledge(
-            self.rest_api, "AwsSolutions-APIG3",
+            self.rest_api.deployment_stage, "AwsSolutions-APIG3",
             "No WAF web ACL yet: stage throttling limits abuse and all data routes need a "
             "Cognito token; a WAF (and its cost) is a separate decision.",
         )

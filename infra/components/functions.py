@@ -116,6 +116,7 @@ class ServiceFunction(Construct):
                 self.role, "AwsSolutions-IAM5[Resource::*]",
                 "Active X-Ray tracing: xray:PutTraceSegments/PutTelemetryRecords support no "
                 "resource-level permissions, so AWS requires Resource '*'.",
+                with_children=True,
             )
         if vpc is not None:
             acknowledge(
@@ -124,6 +125,7 @@ class ServiceFunction(Construct):
                 "service-role/AWSLambdaVPCAccessExecutionRole]",
                 "Added by CDK for a function in a VPC: the ENI create/describe/delete actions "
                 "Lambda needs to attach to the private subnets, and nothing else.",
+                with_children=True,
             )
 
     def _grant_parameters(self, stack: cdk.Stack, stage: str, paths: Sequence[str]) -> None:
@@ -146,6 +148,7 @@ class ServiceFunction(Construct):
                     self.role, f"AwsSolutions-IAM5[Resource::{arn}]",
                     f"Read-only access to the {path[:-2]}/ subtree of this stage's parameters "
                     "(contract.FUNCTION_PARAMS): its budgets/quotas are read together.",
+                    with_children=True,
                 )
 
     def consume(self, queue: sqs.IQueue, *, max_concurrency: int) -> None:

@@ -218,6 +218,19 @@ def test_functions_write_only_to_their_own_log_group(synth):
         assert log_statements[0]["Resource"] == {"Fn::GetAtt": [group_ref, "Arn"]}
 
 
+def test_api_can_probe_every_resource_its_storage_health_check_reads(synth):
+    text = json.dumps(_role_policies(synth, F.API))
+    assert "sqs:GetQueueAttributes" in text and "events:DescribeEventBus" in text
+    for queue in synth.of_type("AWS::SQS::Queue"):
+        if "Dlq" not in queue:
+            assert queue in text, queue
+    for table in contract.TABLES:
+        assert f"{table.name}Table" in text
+    for bucket in contract.BUCKETS:
+        if bucket.env_var:
+            assert bucket_logical_id(bucket.name) in text
+
+
 def test_stripe_webhook_cannot_touch_buckets_or_user_tables(synth):
     text = json.dumps(_role_policies(synth, F.STRIPE_WEBHOOK))
     assert "s3:" not in text
