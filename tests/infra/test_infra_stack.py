@@ -67,6 +67,11 @@ def test_prod_has_termination_protection_and_other_stages_do_not(synth):
     assert protected is (synth.stage is Stage.PROD)
 
 
+def test_synthesis_needs_no_context_lookups(synth):
+    manifest = json.loads((synth.outdir / "manifest.json").read_text())
+    assert "missing" not in manifest  # explicit AZs: no lookup, no cdk.context.json
+
+
 def test_no_custom_resources_so_the_emulator_can_deploy_every_stage(synth):
     custom = [t["Type"] for t in synth.resources.values()
               if t["Type"].startswith("Custom::")
