@@ -55,7 +55,13 @@ def _metric_data_queries(metrics: list[dict[str, Any]] | None) -> list[Any] | No
     """CFN ``Metrics`` (metric math) -> moto's MetricDataQuery objects."""
     if not metrics:
         return None
-    from moto.cloudwatch.models import Dimension, Metric, MetricDataQuery, MetricStat
+    from moto.cloudwatch import models as cw_models
+
+    # moto's annotations say str where its own request parsing passes None.
+    Dimension: Any = cw_models.Dimension
+    Metric: Any = cw_models.Metric
+    MetricDataQuery: Any = cw_models.MetricDataQuery
+    MetricStat: Any = cw_models.MetricStat
 
     queries = []
     for metric in metrics:
@@ -129,7 +135,7 @@ class GarmaxCfnAlarm(CloudFormationModel):
     ) -> GarmaxCfnAlarm:
         from moto.cloudwatch.models import cloudwatch_backends
 
-        backend = cloudwatch_backends[account_id][region_name]
+        backend: Any = cloudwatch_backends[account_id][region_name]
         threshold = properties.get("Threshold")
         alarm = backend.put_metric_alarm(
             name=name,
@@ -165,7 +171,7 @@ class GarmaxCfnAlarm(CloudFormationModel):
         return cls(account_id, region_name, alarm.name, alarm.alarm_arn)
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -176,7 +182,7 @@ class GarmaxCfnAlarm(CloudFormationModel):
         return cls._put(resource_name, cloudformation_json["Properties"], account_id, region_name)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
+    def update_from_cloudformation_json(
         cls,
         original_resource: GarmaxCfnAlarm,
         new_resource_name: str,
@@ -194,7 +200,7 @@ class GarmaxCfnAlarm(CloudFormationModel):
         return cls._put(name, properties, account_id, region_name)
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
+    def delete_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -251,7 +257,7 @@ class GarmaxCfnBucketPolicy(CloudFormationModel):
         return s3_backends[account_id][get_partition(region_name)]
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -266,7 +272,7 @@ class GarmaxCfnBucketPolicy(CloudFormationModel):
         return cls(bucket)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
+    def update_from_cloudformation_json(
         cls,
         original_resource: GarmaxCfnBucketPolicy,
         new_resource_name: str,
@@ -281,7 +287,7 @@ class GarmaxCfnBucketPolicy(CloudFormationModel):
         )
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
+    def delete_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -351,7 +357,7 @@ class GarmaxCfnQueuePolicy(CloudFormationModel):
         queue.policy = policy or None
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -367,7 +373,7 @@ class GarmaxCfnQueuePolicy(CloudFormationModel):
         return cls(kwargs.get("LogicalId") or resource_name, urls)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
+    def update_from_cloudformation_json(
         cls,
         original_resource: GarmaxCfnQueuePolicy,
         new_resource_name: str,
@@ -388,7 +394,7 @@ class GarmaxCfnQueuePolicy(CloudFormationModel):
         )
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
+    def delete_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -490,7 +496,7 @@ class GarmaxCfnApiStage(CloudFormationModel):
             stage.tags = {t["Key"]: t["Value"] for t in properties["Tags"]}
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -515,7 +521,7 @@ class GarmaxCfnApiStage(CloudFormationModel):
         return cls(rest_api_id, resource_name)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
+    def update_from_cloudformation_json(
         cls,
         original_resource: GarmaxCfnApiStage,
         new_resource_name: str,
@@ -540,7 +546,7 @@ class GarmaxCfnApiStage(CloudFormationModel):
         )
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
+    def delete_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -591,7 +597,7 @@ class GarmaxCfnApiAccount(CloudFormationModel):
         raise _unsupported_attr(attribute_name)
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -607,7 +613,7 @@ class GarmaxCfnApiAccount(CloudFormationModel):
         return cls(account_id, region_name)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
+    def update_from_cloudformation_json(
         cls,
         original_resource: GarmaxCfnApiAccount,
         new_resource_name: str,
@@ -620,7 +626,7 @@ class GarmaxCfnApiAccount(CloudFormationModel):
         )
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
+    def delete_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -684,7 +690,7 @@ class GarmaxCfnSnsSubscription(CloudFormationModel):
         return sns_backends[account_id][region_name]
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
+    def create_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],
@@ -708,7 +714,7 @@ class GarmaxCfnSnsSubscription(CloudFormationModel):
         return cls(subscription.arn)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[misc]
+    def update_from_cloudformation_json(
         cls,
         original_resource: GarmaxCfnSnsSubscription,
         new_resource_name: str,
@@ -722,7 +728,7 @@ class GarmaxCfnSnsSubscription(CloudFormationModel):
         )
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[misc]
+    def delete_from_cloudformation_json(
         cls,
         resource_name: str,
         cloudformation_json: dict[str, Any],

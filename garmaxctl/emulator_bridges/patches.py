@@ -713,7 +713,7 @@ def bridge_logs_log_group_update() -> BridgeInfo:
     ) -> Any:
         properties = cloudformation_json["Properties"]
         name = properties.get("LogGroupName") or original_resource.name
-        backend = logs_backends[account_id][region_name]
+        backend: Any = logs_backends[account_id][region_name]
         if name != original_resource.name:
             original_resource.delete(account_id, region_name)
             return cls.create_from_cloudformation_json(
