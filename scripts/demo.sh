@@ -22,5 +22,39 @@ garmaxctl doctor
 step "garmaxctl config show"
 garmaxctl config show
 
+# --- params (issue 5): a demo .env from .env.example with local values -> LOCAL ------------
+DEMO_ENV=.garmax/demo/.env.local
+python - "$DEMO_ENV" <<'PY'
+import sys
+from pathlib import Path
+
+from garmaxctl.services.params import dotenv_quote
+from garmaxctl.settings import parse_env_text
+
+local = {
+    "JWT_SECRET": "local-demo-jwt-secret-0123456789abcdef",
+    "INTERNAL_API_KEY": "local-demo-internal-key",
+    "DATABASE_URL": "mysql://garmax:garmax@localhost:3306/garmax?charset=utf8mb4",
+    "REDIS_URL": "redis://localhost:6379/0",
+    "RDS_HOST": "localhost", "RDS_USERNAME": "garmax", "RDS_PASSWORD": "local-demo-#=pw",
+    "FRONTEND_URL": "http://localhost:3000", "ALERT_EMAIL": "ops@example.com",
+    "AWS_ACCOUNT_ID": "123456789012",
+    "GEMINI_SERVICE_ACCOUNT_JSON": '{\n  "type": "service_account",\n  "project_id": "local"\n}',
+}
+values, _, _ = parse_env_text(Path(".env.example").read_text())
+values.update(local)
+out = Path(sys.argv[1])
+out.parent.mkdir(parents=True, exist_ok=True)
+out.write_text("".join(f"{k}={dotenv_quote(v)}\n" for k, v in values.items()))
+out.chmod(0o600)
+print(f"wrote {out} ({len(values)} keys; placeholders stay placeholders)")
+PY
+
+step "garmaxctl params push (demo .env into LOCAL)"
+garmaxctl --env-file "$DEMO_ENV" params push
+
+step "garmaxctl params plan --exit-code (in sync: nothing to write)"
+garmaxctl --env-file "$DEMO_ENV" params plan --exit-code
+
 step "garmaxctl local status -o json"
 garmaxctl local status -o json
