@@ -9,6 +9,7 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,3 +46,81 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+# --------------------------------------------------------------------------- LOCAL stack
+
+class LocalStack:
+    """A LOCAL platform deployed once per test session by `garmaxctl local up --detach`
+    in a subprocess (``mock_aws`` and an in-process moto server would share state)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.port = free_port()
+        self.api_port = free_port()
+        self.state_dir = root / "state"
+        self.endpoint = f"http://localhost:{self.port}"
+        self.api_url = f"http://localhost:{self.api_port}"
+        self.up_seconds = 0.0
+        self.outputs: dict[str, str] = {}
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("GARMAX_", "AWS_")) and k not in _LEAKY}
+        env.update(GARMAX_LOCAL_PORT=str(self.port), GARMAX_API_PORT=str(self.api_port),
+                   GARMAX_STATE_DIR=str(self.state_dir), AWS_ACCESS_KEY_ID="testing",
+                   AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
+                   JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="18,19,20,21",
+                   CDK_DISABLE_VERSION_CHECK="1", CI="true")
+        return env
+
+    def garmaxctl(self, *args: str, check: bool = True, timeout: float = 600,
+                  extra_env: dict[str, str] | None = None) -> Any:
+        import subprocess
+        import sys
+
+        done = subprocess.run([sys.executable, "-m", "garmaxctl", *args], cwd=self.root,
+                              env={**self.env(), **(extra_env or {})}, capture_output=True,
+                              text=True, timeout=timeout, check=False)
+        if check and done.returncode != 0:
+            raise AssertionError(f"garmaxctl {' '.join(args)} exited {done.returncode}:\n"
+                                 f"{done.stdout[-3000:]}\n{done.stderr[-5000:]}")
+        return done
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1",
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def use(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Point in-process CLI calls (CliRunner) of one test at this stack."""
+        monkeypatch.setenv("GARMAX_LOCAL_PORT", str(self.port))
+        monkeypatch.setenv("GARMAX_API_PORT", str(self.api_port))
+        monkeypatch.setenv("GARMAX_STATE_DIR", str(self.state_dir))
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    import json
+    import time
+
+    stack = LocalStack(tmp_path_factory.mktemp("local-stack"))
+    started = time.monotonic()
+    done = stack.garmaxctl("-o", "json", "local", "up", "--detach")
+    stack.up_seconds = time.monotonic() - started
+    document = json.loads(done.stdout)
+    assert document["data"]["api_url"] == stack.api_url
+    outputs = stack.client("cloudformation").describe_stacks(
+        StackName="GarmaxAiStack-LOCAL")["Stacks"][0]["Outputs"]
+    stack.outputs = {o["OutputKey"]: o["OutputValue"] for o in outputs}
+    try:
+        yield stack
+    finally:
+        state = json.loads((stack.state_dir / "local" / "emulator.json").read_text())
+        stack.garmaxctl("local", "down", check=False)
+        # `local down` leaves nothing running: the process is gone, both ports are free.
+        from garmaxctl.emulator import pid_alive, port_in_use
+
+        assert not pid_alive(state["pid"])
+        assert not port_in_use(stack.port) and not port_in_use(stack.api_port)
