@@ -108,6 +108,7 @@ class GarmaxGroup(TyperGroup):
         argv = list(sys.argv[1:] if args is None else args)
         argv = hoist_global_options(argv)
         output.reset()
+        redact.disable_verbose_logging()  # each run starts quiet; --verbose turns it on
         mode = (_prescan(argv, ("--output", "-o")) or os.environ.get("GARMAX_OUTPUT") or "table")
         stage = _prescan(argv, ("--stage", "-s")) or os.environ.get("GARMAX_STAGE") or "LOCAL"
         output.configure(mode="json" if mode.lower() == "json" else "table",

@@ -77,19 +77,42 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def enable_verbose_logging() -> None:
-    """``--verbose``: garmaxctl's debug log and botocore's wire log on stderr, redacted."""
-    import sys
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of the record (CliRunner swaps it)."""
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter())
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def stream(self) -> object:
+        import sys
+
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass
+
+
+VERBOSE_LOGGERS = ("garmaxctl", "botocore.endpoint", "botocore.parsers",
+                   "botocore.retryhandler")
+
+
+def disable_verbose_logging() -> None:
     root = logging.getLogger()
     for existing in list(root.handlers):
-        if getattr(existing, "_garmax", False):
+        if isinstance(existing, _StderrHandler):
             root.removeHandler(existing)
-    handler._garmax = True  # type: ignore[attr-defined]
-    root.addHandler(handler)
-    logging.getLogger("garmaxctl").setLevel(logging.DEBUG)
-    for name in ("botocore.endpoint", "botocore.parsers", "botocore.retryhandler"):
+    for name in VERBOSE_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+def enable_verbose_logging() -> None:
+    """``--verbose``: garmaxctl's debug log and botocore's wire log on stderr, redacted."""
+    disable_verbose_logging()
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    logging.getLogger().addHandler(handler)
+    for name in VERBOSE_LOGGERS:
         logging.getLogger(name).setLevel(logging.DEBUG)

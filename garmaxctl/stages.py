@@ -80,7 +80,7 @@ class StageConfig:
     lambda_timeout_s: int = 300
     api_timeout_s: int = 29
     processor_reserved_concurrency: int = 2
-    rds_instance_class: str = "db.t3.micro"
+    rds_instance_class: str = "db.t4g.medium"
     ecs_cpu: int = 256  # CPU units: 1024 = 1 vCPU
     ecs_memory_mb: int = 512
     ecs_desired_count: int = 1
@@ -142,7 +142,9 @@ STAGES: dict[Stage, StageConfig] = {
         region="us-east-1",
         availability_zones=_US_EAST_1_AZS,
         lambda_memory_mb=512,
-        rds_instance_class="db.t3.micro",
+        # The guide's db.t3.micro / db.t3.small are RDS classes; Aurora MySQL 3 starts at
+        # the burstable *.medium classes (docs/infra.md, "Sizing").
+        rds_instance_class="db.t4g.medium",
         ecs_cpu=256,
         ecs_memory_mb=512,
         cache_node_type="cache.t3.micro",
@@ -157,7 +159,7 @@ STAGES: dict[Stage, StageConfig] = {
         region="us-east-1",
         availability_zones=_US_EAST_1_AZS,
         lambda_memory_mb=1024,
-        rds_instance_class="db.t3.small",
+        rds_instance_class="db.t4g.large",
         ecs_cpu=512,
         ecs_memory_mb=1024,
         cache_node_type="cache.t3.small",

@@ -40,6 +40,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyt
 
     output.reset()
     redact.forget_all()
+    redact.disable_verbose_logging()
 
 
 def free_port() -> int:

@@ -25,10 +25,8 @@ CFN_LINT_IGNORED_WITH_VPC = {
     # DESIGN.md: availability zones are explicit per stage so synthesis needs no look-ups.
     "W3010",
 }
-# KNOWN CONFLICT, reported, not hidden: stages.py's DEV sizing (db.t3.micro, from the
-# guide) is not an Aurora MySQL instance class. The test pins that this is the ONLY E3025
-# and only on DEV; fix stages.py (e.g. db.t3.medium / db.t4g.medium) and delete this.
-CFN_LINT_KNOWN_SIZING_CONFLICT = {Stage.DEV: {"E3025": "db.t3.micro"}}
+# No known sizing conflict: stages.py uses Aurora MySQL 3 classes (docs/infra.md, "Sizing").
+CFN_LINT_KNOWN_SIZING_CONFLICT: dict[Stage, dict[str, str]] = {}
 
 
 # ------------------------------------------------------------------------ cdk-nag
@@ -125,10 +123,9 @@ def test_cfn_lint_is_clean_apart_from_documented_rules(stage, cfn_lint_matches, 
     assert remaining == []
 
 
-def test_the_known_dev_sizing_conflict_is_still_real(cfn_lint_matches):
-    # When stages.py moves DEV to an Aurora class this fails: drop the known conflict then.
-    dev = [m for m in cfn_lint_matches[Stage.DEV] if m["Rule"]["Id"] == "E3025"]
-    assert len(dev) == 1 and "db.t3.micro" in dev[0]["Message"]
+def test_every_database_class_is_an_aurora_class(cfn_lint_matches):
+    for stage, matches in cfn_lint_matches.items():
+        assert [m for m in matches if m["Rule"]["Id"] == "E3025"] == [], stage
 
 
 # ------------------------------------------------------------------------ canary

@@ -17,7 +17,7 @@ F = contract.Function
 EXPECTED_MEMORY = {Stage.LOCAL: 512, Stage.DEV: 512, Stage.QA: 1024, Stage.PROD: 2048}
 EXPECTED_RESERVED = {Stage.LOCAL: 2, Stage.DEV: 2, Stage.QA: 2, Stage.PROD: 10}
 EXPECTED_RETENTION = {Stage.LOCAL: 7, Stage.DEV: 30, Stage.QA: 30, Stage.PROD: 90}
-EXPECTED_RDS = {Stage.DEV: "db.t3.micro", Stage.QA: "db.t3.small", Stage.PROD: "db.r5.large"}
+EXPECTED_RDS = {Stage.DEV: "db.t4g.medium", Stage.QA: "db.t4g.large", Stage.PROD: "db.r5.large"}
 EXPECTED_ECS = {Stage.DEV: ("256", "512"), Stage.QA: ("512", "1024"),
                 Stage.PROD: ("1024", "2048")}
 EXPECTED_CACHE = {Stage.DEV: "cache.t3.micro", Stage.QA: "cache.t3.small",

@@ -12,8 +12,8 @@ from garmaxctl.stages import STAGES, Stage, get_stage_config, normalize_stage
 
 
 @pytest.mark.parametrize(("stage", "memory", "rds", "ecs", "cache", "nat", "reserved", "logs"), [
-    (Stage.DEV, 512, "db.t3.micro", (256, 512), "cache.t3.micro", 1, 2, 30),
-    (Stage.QA, 1024, "db.t3.small", (512, 1024), "cache.t3.small", 2, 2, 30),
+    (Stage.DEV, 512, "db.t4g.medium", (256, 512), "cache.t3.micro", 1, 2, 30),
+    (Stage.QA, 1024, "db.t4g.large", (512, 1024), "cache.t3.small", 2, 2, 30),
     (Stage.PROD, 2048, "db.r5.large", (1024, 2048), "cache.r5.large", 3, 10, 90),
 ])
 def test_sizing_table(stage, memory, rds, ecs, cache, nat, reserved, logs) -> None:
