@@ -284,6 +284,14 @@ def _handler_for(platform: Platform) -> type[BaseHTTPRequestHandler]:
                           {"Content-Type": "application/json"})
 
         def _dispatch(self) -> None:
+            try:
+                self._route()
+            except Exception:  # never drop the connection: answer like API Gateway does
+                log.exception("gateway failed on %s %s", self.command, self.path)
+                self._json(502, "bad_gateway", "the local gateway failed; see "
+                                               "`garmaxctl local logs`")
+
+        def _route(self) -> None:
             split = urlsplit(self.path)
             if platform.view is None:
                 self._json(503, "stack_not_ready",
