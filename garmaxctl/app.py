@@ -222,18 +222,19 @@ def root(
 
 
 def _register_commands() -> None:
-    from garmaxctl.commands import config as config_cmd
-    from garmaxctl.commands import deploy as deploy_cmd
-    from garmaxctl.commands import doctor as doctor_cmd
-    from garmaxctl.commands import local as local_cmd
-    from garmaxctl.commands import params as params_cmd
+    """Every module of ``garmaxctl.commands`` registers its commands through ``register(app)``
+    (each module imports only typer and garmaxctl's light modules at import time)."""
+    import importlib
+    import pkgutil
 
-    app.add_typer(local_cmd.app, name="local")
-    app.add_typer(config_cmd.app, name="config")
-    app.add_typer(params_cmd.app, name="params")
-    app.command("doctor", help=doctor_cmd.doctor.__doc__)(doctor_cmd.doctor)
-    for command in deploy_cmd.COMMANDS:
-        app.command(command.__name__, help=command.__doc__)(command)
+    from garmaxctl import commands
+
+    modules = [importlib.import_module(f"garmaxctl.commands.{info.name}")
+               for info in pkgutil.iter_modules(commands.__path__) if not info.ispkg]
+    for module in sorted(modules, key=lambda m: (getattr(m, "ORDER", 50), m.__name__)):
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(app)
 
 
 _register_commands()

@@ -385,3 +385,12 @@ REQUIRED_REAL_STAGE_KEYS: tuple[str, ...] = (
 
 def required_env_keys(stage: str) -> tuple[str, ...]:
     return () if stage == "LOCAL" else REQUIRED_REAL_STAGE_KEYS
+
+
+# --------------------------------------------------------------------------- ops paths
+# Everything garmaxctl keeps for itself, relative to ops_prefix(stage).
+DEPLOY_MARKER_PARAM = "deploy/marker"
+IDLE_SNAPSHOT_PARAM = "idle/snapshot"  # JSON: {"schema", "stage", "phase", "created_at", ...}
+IDLE_LOCK_PARAM = "idle/lock"
+IDLE_ARCHIVE_PREFIX = "idle/archive/"
+ALARM_MUTES_PREFIX = "alarms/mutes/"

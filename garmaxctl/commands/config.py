@@ -67,3 +67,10 @@ def validate(ctx: typer.Context) -> None:
             error={"code": "invalid_config", "message": message}))
         raise typer.Exit(code)
     output.emit(output.Outcome(data=data, lines=[f"{env.path} is valid"]))
+
+
+ORDER = 90
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="config")

@@ -161,3 +161,11 @@ def outputs(
 
 
 COMMANDS = (synth, diff, bootstrap, deploy, destroy, outputs)
+
+
+ORDER = 20
+
+
+def register(root: typer.Typer) -> None:
+    for command in COMMANDS:
+        root.command(command.__name__, help=command.__doc__)(command)

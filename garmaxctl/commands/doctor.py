@@ -24,3 +24,10 @@ def doctor(ctx: typer.Context) -> None:
         error=None if report.ok else {"code": "doctor_failed", "message": summary}))
     if code:
         raise typer.Exit(code)
+
+
+ORDER = 10
+
+
+def register(root: typer.Typer) -> None:
+    root.command("doctor", help=doctor.__doc__)(doctor)

@@ -139,3 +139,10 @@ def reset(ctx: typer.Context) -> None:
     detail = "wiped and redeployed" if result["redeployed"] else "every resource wiped"
     output.emit(output.Outcome(data=result,
                                lines=[f"emulator at {result['endpoint_url']} {detail}"]))
+
+
+ORDER = 80
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="local")

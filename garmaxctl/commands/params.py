@@ -276,3 +276,10 @@ app.command("pull")(pull)
 app.command("history")(history)
 app.command("rollback")(rollback)
 app.command("restore")(restore)
+
+
+ORDER = 30
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="params")

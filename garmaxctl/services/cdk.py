@@ -41,7 +41,7 @@ SYNTH_INPUTS: tuple[str, ...] = ("infra", "runtime", "garmaxctl/contract.py",
                                  "garmaxctl/__init__.py", "cdk.json")
 SYNTH_ENV_INPUTS: tuple[str, ...] = ("ALERT_EMAIL", "GARMAX_BUNDLE_DEPS")
 HASH_FILE = ".garmax-synth-inputs"
-DEPLOY_MARKER = "deploy/marker"
+DEPLOY_MARKER = contract.DEPLOY_MARKER_PARAM
 REQUIRE_APPROVAL = ("never", "any-change", "broadening")
 FAILED_SUFFIXES = ("_FAILED",)
 # States a deploy cannot start from (the CDK CLI itself replaces a ROLLBACK_COMPLETE stack).
