@@ -1,0 +1,53 @@
+"""``garmaxctl smoke``: the guide's QA deployment tests, cleaned up afterwards."""
+
+from __future__ import annotations
+
+import typer
+
+from garmaxctl import output
+from garmaxctl.commands import options
+from garmaxctl.errors import UsageError
+
+
+def smoke(
+    ctx: typer.Context,
+    allow_spend: bool = typer.Option(False, "--allow-spend",
+                                     help="Real stages: allow the sd render (it costs money)."),
+    token: str | None = typer.Option(None, "--token", envvar="GARMAX_API_TOKEN",
+                                     help="Real stages: a Cognito ID token for the caller."),
+    timeout: float = typer.Option(90.0, "--timeout", min=1.0,
+                                  help="Seconds the whole round trip may take."),
+) -> None:
+    """Create a try-on session and request an sd render through the API, then remove
+    everything the run created (objects, items, messages) and check nothing is left."""
+    from garmaxctl.services.smoke import run_smoke
+
+    opts = options(ctx)
+    if not opts.aws.is_local and not allow_spend:
+        raise UsageError(f"smoke renders an image, which spends money on {opts.stage}: "
+                         "pass --allow-spend")
+    result = run_smoke(opts.aws, allow_spend=allow_spend, token=token, timeout=timeout)
+    rows = [(s.name, s.status, "-" if s.latency_ms is None else f"{s.latency_ms:.0f} ms",
+             s.detail) for s in result.steps]
+    lines = [f"cleaned up: {len(result.cleaned)} thing(s) the run created"]
+    if result.left_behind:
+        lines.append("LEFT BEHIND: " + ", ".join(result.left_behind))
+    lines += result.notes
+    lines.append(f"smoke {'passed' if result.ok else 'FAILED'} on {result.stage}")
+    failed = [f"{s.name}: {s.detail}" for s in result.steps if s.status == "fail"]
+    message = "; ".join(failed + [f"left behind: {x}" for x in result.left_behind])[:500]
+    code = output.emit(output.Outcome(
+        data=result,
+        tables=[output.Table(columns=("step", "status", "time", "detail"), rows=rows,
+                             title=f"smoke — stage {result.stage} (caller {result.user})")],
+        lines=lines, exit_code=0 if result.ok else 1,
+        error=None if result.ok else {"code": "smoke_failed", "message": message}))
+    if code:
+        raise typer.Exit(code)
+
+
+ORDER = 54
+
+
+def register(root: typer.Typer) -> None:
+    root.command("smoke", help=smoke.__doc__)(smoke)
