@@ -28,8 +28,11 @@ import hashlib
 import json
 import os
 import re
+import signal
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -37,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from garmaxctl import contract, redact
 from garmaxctl.contract import Kind, ParamSpec
-from garmaxctl.errors import OperationError, UsageError
+from garmaxctl.errors import Interrupted, OperationError, UsageError
 
 if TYPE_CHECKING:
     from garmaxctl.aws import AwsTarget
@@ -133,8 +136,19 @@ def _client_error_code(exc: BaseException) -> str | None:
 
 
 def connect(aws: AwsTarget) -> Any:
-    """The stage's SSM client; real stages refuse another account's credentials first."""
-    if not aws.is_local:
+    """The stage's SSM client; real stages refuse another account's credentials first.
+
+    LOCAL checks that the emulator answers (one probe) rather than letting ten adaptive
+    retries spend twenty seconds finding out.
+    """
+    if aws.is_local:
+        from urllib.parse import urlparse
+
+        from garmaxctl import emulator
+
+        if urlparse(str(aws.endpoint_url)).hostname in ("localhost", "127.0.0.1"):
+            emulator.require_running(str(aws.endpoint_url))
+    else:
         aws.check_account()
     return aws.client("ssm")
 
@@ -381,7 +395,7 @@ class WriteResult:
     key: str | None
     name: str
     path: str
-    status: str  # written | failed
+    status: str  # written | failed | not attempted (interrupted)
     version: int | None = None
     error_code: str | None = None
     error: str | None = None
@@ -431,9 +445,7 @@ def _put(client: Any, item: PlanItem, value: str, kms_alias: str) -> tuple[int, 
 
 def _write_one(client: Any, plan: ParamsPlan, item: PlanItem, kms_alias: str) -> WriteResult:
     _guard(item.path, plan.stage)
-    action = "delete" if item.action is Action.DELETE else item.action.value
-    result = WriteResult(action=action, key=item.key, name=item.name, path=item.path,
-                         status="written")
+    result = _result_for(item, "written")
     try:
         if item.action is Action.DELETE:
             try:
@@ -446,25 +458,70 @@ def _write_one(client: Any, plan: ParamsPlan, item: PlanItem, kms_alias: str) ->
             result.version, result.note = _put(client, item, plan.value_for(item.path),
                                                kms_alias)
     except Exception as exc:  # every write is reported, whatever went wrong
-        if isinstance(exc, KeyboardInterrupt):  # pragma: no cover
-            raise
         result.status = "failed"
         result.error_code, result.error = _error_text(exc)
     return result
 
 
+def _result_for(item: PlanItem, status: str) -> WriteResult:
+    return WriteResult(action="delete" if item.action is Action.DELETE else item.action.value,
+                       key=item.key, name=item.name, path=item.path, status=status)
+
+
 def apply_plan(client: Any, plan: ParamsPlan, *, kms_alias: str,
                workers: int = MAX_WORKERS) -> PushReport:
-    """Write the plan's adds and changes in parallel, then its deletes; report each."""
+    """Write the plan's adds and changes in parallel, then its deletes; report each.
+
+    Ctrl-C stops what has not started, lets the writes in flight finish, and raises
+    :class:`Interrupted` (exit 130) carrying the report: written, failed, not attempted.
+    """
     report = PushReport(stage=plan.stage, source=plan.source, plan=plan.counts)
-    for batch in (plan.writes, plan.deletes):
-        if not batch:
-            continue
-        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(batch))),
-                                thread_name_prefix="params-write") as pool:
-            report.results += list(pool.map(
-                lambda item: _write_one(client, plan, item, kms_alias), batch))
+    batches = [b for b in (plan.writes, plan.deletes) if b]
+    with _sigint_as_flag() as interrupted:
+        for index, batch in enumerate(batches):
+            with ThreadPoolExecutor(max_workers=max(1, min(workers, len(batch))),
+                                    thread_name_prefix="params-write") as pool:
+                futures = []
+                for item in batch:
+                    if interrupted.is_set():
+                        break
+                    futures.append(pool.submit(_write_one, client, plan, item, kms_alias))
+                pending = set(futures)
+                while pending and not interrupted.is_set():
+                    _, pending = wait(pending, timeout=0.1)
+                if interrupted.is_set():
+                    for started in futures:
+                        started.cancel()  # not started: never will; in flight: finishes
+            for position, item in enumerate(batch):
+                future = futures[position] if position < len(futures) else None
+                report.results.append(
+                    future.result() if future is not None and not future.cancelled()
+                    else _result_for(item, "not attempted"))
+            if interrupted.is_set():
+                for later in batches[index + 1:]:
+                    report.results += [_result_for(item, "not attempted") for item in later]
+                not_written = [r.key or r.name for r in report.results
+                               if r.status != "written"]
+                raise Interrupted(
+                    f"interrupted after {len(report.written)} of {len(report.results)} "
+                    f"write(s); not written: {', '.join(not_written)}",
+                    data={"report": report})
     return report
+
+
+@contextlib.contextmanager
+def _sigint_as_flag() -> Iterator[threading.Event]:
+    """While writing, Ctrl-C sets a flag (checked between steps) instead of raising
+    KeyboardInterrupt at an arbitrary point, where it could lose track of a write."""
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: flag.set())
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 # ----------------------------------------------------------------------------- list/get

@@ -369,3 +369,48 @@ def test_json_mode_prints_one_envelope(cli, full_env, dev: Target, command: str)
     result, document = cli.json(*dev.args, "params", command)
     assert result.exit_code == 0
     assert_envelope(document, exit_code=0, command=f"params {command}")
+
+
+# ----------------------------------------------------------------------------- failures
+
+def test_ctrl_c_during_a_push_reports_what_was_and_was_not_written(
+        cli, full_env, dev: Target, ssm_calls: Calls) -> None:
+    import os
+    import signal
+    import time
+
+    def interrupt_then_slow(body: dict):
+        with ssm_calls.lock:
+            first = ssm_calls.attempts.count("PutParameter") == 1
+        if first:
+            os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.3)  # writes in flight outlast the main thread's reaction
+        return None
+
+    ssm_calls.on_send("PutParameter", interrupt_then_slow)
+    result, document = _push(cli, dev)
+    assert result.exit_code == 130
+    assert_envelope(document, exit_code=130, command="params push")
+    assert document["error"]["code"] == "interrupted"
+    results = document["data"]["report"]["results"]
+    statuses = Counter(r["status"] for r in results)
+    assert len(results) == N_SET
+    assert statuses["not attempted"] > 0 and statuses["written"] > 0
+    written = {r["path"] for r in results if r["status"] == "written"}
+    assert set(dev.tree()) == written  # the report is the truth about the stage
+    not_written = [r["key"] for r in results if r["status"] != "written"]
+    assert document["error"]["message"].endswith("not written: " + ", ".join(not_written))
+
+
+def test_local_without_the_emulator_fails_fast(cli, full_env, monkeypatch) -> None:
+    import time
+
+    from tests.conftest import free_port
+
+    monkeypatch.setenv("GARMAX_LOCAL_PORT", str(free_port()))
+    started = time.monotonic()
+    result, document = cli.json("params", "plan")
+    assert result.exit_code == 1
+    assert document["error"]["code"] == "emulator_not_running"
+    assert "garmaxctl local up" in document["error"]["message"]
+    assert time.monotonic() - started < 5  # no ten adaptive retries first
