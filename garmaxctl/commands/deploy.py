@@ -124,7 +124,23 @@ def deploy(
 
 
 def _refuse_while_idle(opts: GlobalOptions, force: bool) -> None:
-    """Issue 6 adds the idle check here (deploying would undo idle's settings)."""
+    """Refuse while the stage is idle (deploying would silently undo idle's settings)."""
+    from garmaxctl.services.idle import idle_state, snapshot_param
+
+    if not opts.aws.is_local:
+        opts.aws.check_account()
+    state = idle_state(opts.aws)
+    if not state.idle:
+        return
+    if force:
+        output.warn(f"deploying while {opts.stage} is idle (--force): the deploy resets what "
+                    "idle changed; `garmaxctl idle status` shows the drift afterwards")
+        return
+    raise UsageError(
+        f"stage {opts.stage} is idle (phase {state.phase}, since {state.created_at}, by "
+        f"{state.created_by}; snapshot {snapshot_param(opts.stage.value)}): deploying now "
+        "would silently undo idle's settings",
+        code="stage_idle", hint="run `garmaxctl idle up` first, or pass --force")
 
 
 def destroy(ctx: typer.Context) -> None:

@@ -1,0 +1,159 @@
+"""``garmaxctl idle down | up | status``: scale a stage down while nobody uses it, restore it
+exactly (the engine is ``garmaxctl.services.idle``; docs/idle.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from garmaxctl import output
+from garmaxctl.commands import GlobalOptions, confirm, new_typer, options
+
+DRY_RUN = typer.Option(False, "--dry-run", help="Print the plan; change nothing.")
+BREAK_LOCK = typer.Option(False, "--break-lock",
+                          help="Break a stale idle lock (its lease expired) before running.")
+
+
+def _engine(opts: GlobalOptions) -> Any:
+    from garmaxctl.services.idle import IdleEngine
+
+    if not opts.aws.is_local:
+        opts.aws.check_account()
+    return IdleEngine(opts.aws)
+
+
+def _show(value: Any) -> str:
+    from garmaxctl.services.idle import _show as show
+
+    return show(value)
+
+
+def _render_report(report: Any) -> int:
+    rows = [(s.group, s.resource, s.attribute, _show(s.before), _show(s.after), s.status,
+             s.detail) for s in report.steps if s.status != "unchanged" or report.dry_run]
+    tables = [output.Table(columns=("group", "resource", "attribute", "from", "to", "status",
+                                    "detail"), rows=rows,
+                           title=f"idle {report.action} — stage {report.stage}"
+                                 + (" (dry run)" if report.dry_run else ""))]
+    if report.checks:
+        tables.append(output.Table(columns=("check", "status", "detail"),
+                                   rows=[(c.name, c.status, c.detail) for c in report.checks]))
+    unchanged = sum(1 for s in report.steps if s.status == "unchanged")
+    lines = [*report.notes]
+    if report.lock_broken:
+        lines.append(f"broke a stale lock held by {report.lock_broken['holder']} "
+                     f"(lease expired {report.lock_broken['expires_at']})")
+    if report.kept_running:
+        lines.append("kept running: " + ", ".join(report.kept_running)
+                     + " (Stripe events are queued while idle)")
+    if report.archived_to:
+        lines.append(f"snapshot archived to {report.archived_to}")
+    done = sum(1 for s in report.steps if s.status == "done")
+    summary = {
+        "planned": f"dry run: {sum(1 for s in report.steps if s.status == 'planned')} "
+                   f"change(s) planned, {unchanged} already in place; nothing was changed",
+        "idle": f"stage {report.stage} is idle: {done} change(s), {unchanged} already in "
+                f"place; snapshot {report.snapshot_param}",
+        "already idle": f"stage {report.stage} is already idle; nothing to do",
+        "restored": f"stage {report.stage} restored: {done} change(s), {unchanged} already "
+                    "as recorded",
+        "not idle": f"stage {report.stage} is not idle; nothing to restore",
+    }.get(report.outcome)
+    failed = not report.ok
+    if failed:
+        summary = (f"idle {report.action} failed: {report.error or 'a check failed'}; the "
+                   f"snapshot is kept — run `garmaxctl idle {report.action}` again to finish")
+    lines.append(summary or report.outcome)
+    code = 1 if failed else 0
+    return output.emit(output.Outcome(
+        data=report, tables=tables, lines=lines, exit_code=code,
+        error={"code": "partial_failure", "message": summary or "failed"} if failed else None))
+
+
+def down(ctx: typer.Context, dry_run: bool = DRY_RUN, break_lock: bool = BREAK_LOCK) -> None:
+    """Snapshot, then scale the stage down: API stopped, consumers paused (messages stay
+    queued), rules disabled, ECS at 0, Aurora stopped; the Stripe webhook keeps running."""
+    opts = options(ctx)
+    if not dry_run:
+        confirm(opts, "scale the stage down to idle")
+    engine = _engine(opts)
+    with output.progress(f"idle down {opts.stage}"):
+        report = engine.down(dry_run=dry_run, break_lock=break_lock)
+    code = _render_report(report)
+    if code:
+        raise typer.Exit(code)
+
+
+def up(ctx: typer.Context, dry_run: bool = DRY_RUN, break_lock: bool = BREAK_LOCK) -> None:
+    """Restore exactly what the snapshot recorded, in reverse order; read back, warm, probe
+    /api/health, then archive the snapshot."""
+    opts = options(ctx)
+    if not dry_run:
+        confirm(opts, "restore the stage from idle")
+    engine = _engine(opts)
+    with output.progress(f"idle up {opts.stage}"):
+        report = engine.up(dry_run=dry_run, break_lock=break_lock)
+    code = _render_report(report)
+    if code:
+        raise typer.Exit(code)
+
+
+def _duration(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    minutes = int(seconds // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    return (f"{days}d " if days else "") + f"{hours}h {mins}m"
+
+
+def status(ctx: typer.Context) -> None:
+    """Live state beside the snapshot, drift, lock holder, time idle, estimated saving."""
+    opts = options(ctx)
+    result = _engine(opts).status()
+    rows = [(r.group, r.resource, r.attribute, _show(r.recorded) if result.idle else "-",
+             _show(r.idle), _show(r.live), "DRIFT" if r.drift else "", r.note)
+            for r in result.resources]
+    saving = result.saving
+    tables = [
+        output.Table(columns=("group", "resource", "attribute", "recorded", "idle", "live",
+                              "drift", "note"), rows=rows,
+                     title=f"idle status — stage {result.stage}: "
+                           + (result.phase or "not idle")),
+        output.Table(columns=("resource", "detail", "$/hour", "$/month"),
+                     rows=[(i["resource"], i["detail"], f"{i['per_hour']:.4f}",
+                            f"{i['per_month']:.2f}") for i in saving.items]
+                     + [("total", "", f"{saving.per_hour:.4f}", f"{saving.per_month:.2f}")],
+                     title="estimated saving while idle (docs/idle.md price table)"),
+        output.Table(columns=("resource", "detail", "$/hour", "$/month"),
+                     rows=[(i["resource"], i["detail"], f"{i['per_hour']:.4f}",
+                            f"{i['per_month']:.2f}") for i in saving.out_of_scope],
+                     title="not idled (out of scope): what they would add"),
+    ]
+    lines = []
+    if result.idle:
+        lines.append(f"idle since {result.idle_since or '(not finished)'} "
+                     f"({_duration(result.idle_for_s) or '-'}); snapshot by "
+                     f"{result.created_by} at {result.created_at}")
+    if result.lock:
+        lines.append(f"lock: held by {result.lock.holder} ({result.lock.command}) since "
+                     f"{result.lock.acquired_at}, lease until {result.lock.expires_at}"
+                     + (" — STALE: break it with --break-lock" if result.lock.stale else ""))
+    else:
+        lines.append("lock: free")
+    lines += [f"drift: {d}" for d in result.drift]
+    if result.kept_running:
+        lines.append("kept running while idle: " + ", ".join(result.kept_running))
+    lines += result.notes
+    output.emit(output.Outcome(data=result, tables=tables, lines=lines))
+
+
+ORDER = 40
+
+
+def register(root: typer.Typer) -> None:
+    group = new_typer("Scale a stage down while idle and restore it exactly (docs/idle.md).")
+    for command in (down, up, status):
+        group.command(command.__name__, help=command.__doc__)(command)
+    root.add_typer(group, name="idle")

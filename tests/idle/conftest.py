@@ -1,0 +1,108 @@
+"""Idle tests on moto: a DEV stage built by hand (tests/idle/builder.py) under ``mock_aws``.
+
+``mock_aws`` intercepts AWS host names only, so these tests use a real stage (DEV, its
+account pointed at moto's) rather than LOCAL; the LOCAL end-to-end test uses the session's
+deployed ``local_stack`` instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from tests.idle import builder
+
+READ_PREFIXES = ("Get", "List", "Describe")
+NOT_STATE_CHANGES = ("Invoke",)
+
+
+def is_mutating(operation: str) -> bool:
+    return not operation.startswith(READ_PREFIXES) and operation not in NOT_STATE_CHANGES
+
+
+class FaultInjector:
+    """A botocore ``before-call`` hook: counts mutating calls and fails the Nth one."""
+
+    def __init__(self, fail_at: int | None = None, *,
+                 when: Callable[[str, dict], bool] | None = None) -> None:
+        self.fail_at = fail_at
+        self.when = when
+        self.mutating: list[str] = []
+        self.failed: str | None = None
+
+    def __call__(self, model: Any, params: dict, **_: Any) -> None:
+        operation = model.name
+        if not is_mutating(operation):
+            return
+        self.mutating.append(operation)
+        hit = (self.fail_at is not None and len(self.mutating) == self.fail_at) or \
+            (self.when is not None and self.failed is None and self.when(operation, params))
+        if hit:
+            self.failed = operation
+            raise ClientError({"Error": {"Code": "InjectedFault",
+                                         "Message": f"injected failure in {operation}"}},
+                              operation)
+
+    def attach(self, aws: Any) -> None:
+        aws.session.events.register("before-call", self)
+
+
+class DevStage:
+    stage = "DEV"
+
+    def __init__(self) -> None:
+        self.now = dt.datetime.now(dt.UTC)
+
+    def build(self, spec: builder.StageSpec | None = None) -> builder.StageSpec:
+        spec = spec or builder.default_spec(self.stage)
+        builder.build(spec)
+        return spec
+
+    def aws(self, injector: FaultInjector | None = None) -> Any:
+        from garmaxctl.aws import AwsTarget
+        from garmaxctl.stages import get_stage_config
+
+        target = AwsTarget(stage=get_stage_config(self.stage))
+        if injector is not None:
+            injector.attach(target)
+        return target
+
+    def engine(self, injector: FaultInjector | None = None, *,
+               clock: Callable[[], dt.datetime] | None = None) -> Any:
+        from garmaxctl.services.idle import IdleEngine, Timeouts
+
+        return IdleEngine(self.aws(injector), clock=clock or self.clock,
+                          timeouts=Timeouts(mapping=5, provisioned=5, ecs=5, aurora=5,
+                                            health=1, delay=0.01))
+
+    def clock(self) -> dt.datetime:
+        return self.now
+
+    def observe(self) -> dict[str, Any]:
+        return builder.observe(self.stage)
+
+    def parameter(self, name: str) -> str | None:
+        try:
+            return builder.client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
+        except ClientError:
+            return None
+
+    def parameters_under(self, prefix: str) -> list[str]:
+        ssm = builder.client("ssm")
+        names = []
+        for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=prefix,
+                                                                         Recursive=True):
+            names += [p["Name"] for p in page["Parameters"]]
+        return names
+
+
+@pytest.fixture
+def dev(monkeypatch: pytest.MonkeyPatch) -> Iterator[DevStage]:
+    monkeypatch.setenv("GARMAX_DEV_ACCOUNT", builder.ACCOUNT)
+    with mock_aws():
+        yield DevStage()
