@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# make demo: the main job end to end on the LOCAL stage, against the embedded emulator.
-# Later steps (deploy, params, idle, verify) are inserted before the final stop.
+# make demo: the main job end to end on the LOCAL stage, against the embedded emulator:
+# the emulator, bootstrap and deploy of GarmaxAiStack-LOCAL with the real CDK CLI, the
+# local API and workers, then params, idle and the checklist; everything is stopped at the
+# end, whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
@@ -13,8 +15,46 @@ stop() {
 }
 trap stop EXIT
 
-step "garmaxctl local up --detach"
+step "garmaxctl local up --detach (emulator, bootstrap, deploy LOCAL, API, workers)"
 garmaxctl local up --detach
+API_URL=$(garmaxctl -o json local status | python -c 'import json,sys; print(json.load(sys.stdin)["data"]["api_url"])')
+
+step "GET $API_URL/api/health, then a try-on session round trip through the local API"
+python - "$API_URL" <<'PY'
+import json
+import sys
+import time
+import urllib.request
+
+api = sys.argv[1]
+
+
+def call(method, path, body=None):
+    request = urllib.request.Request(api + path, method=method,
+                                     data=json.dumps(body).encode() if body else None,
+                                     headers={"Content-Type": "application/json",
+                                              "X-Garmax-Dev-User": "demo-user"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.status, json.loads(response.read())
+
+
+print("GET /api/health ->", *call("GET", "/api/health"))
+status, session = call("POST", "/api/tryon/sessions", {
+    "avatarUrl": "https://example.com/avatar.jpg",
+    "garmentUrl": "https://example.com/garment.jpg", "quality": "sd"})
+print("POST /api/tryon/sessions ->", status, session["sessionId"], session["status"])
+for _ in range(60):
+    status, current = call("GET", f"/api/tryon/sessions/{session['sessionId']}")
+    if current["status"] in ("preview_ready", "failed"):
+        break
+    time.sleep(0.5)
+print("GET /api/tryon/sessions/{id} ->", status, current["status"])
+if current["status"] != "preview_ready":
+    sys.exit(f"try-on session ended {current['status']}: {current.get('error')}")
+PY
+
+step "garmaxctl outputs"
+garmaxctl outputs
 
 step "garmaxctl doctor"
 garmaxctl doctor
