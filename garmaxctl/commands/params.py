@@ -82,13 +82,13 @@ def _emit_report(report: PushReport, plan: ParamsPlan) -> None:
                                   "detail"), rows=rows,
                          title=f"params — stage {report.stage} from {report.source}")
     written, failed = len(report.written), len(report.failed)
-    lines = [f"{written} written, {failed} failed"]
+    lines = [f"plan: {plan.summary()}", f"{written} written, {failed} failed"]
     error = None
     if failed:
         not_written = ", ".join(r.key or r.name for r in report.failed)
         message = f"{failed} of {len(report.results)} write(s) failed; not written: " \
                   f"{not_written}"
-        lines = [message]
+        lines = [lines[0], message]
         error = {"code": "partial_failure", "message": message}
     data = {"report": report, "written": [r.key or r.name for r in report.written],
             "failed": [r.key or r.name for r in report.failed], "counts": plan.counts}

@@ -364,7 +364,7 @@ def test_a_value_over_8kb_is_refused_before_any_write(cli, write_env, dev: Targe
     assert dev.tree() == {}
 
 
-@pytest.mark.parametrize("command", ["plan", "push"])
+@pytest.mark.parametrize("command", ["plan", "diff", "push", "apply"])
 def test_json_mode_prints_one_envelope(cli, full_env, dev: Target, command: str) -> None:
     result, document = cli.json(*dev.args, "params", command)
     assert result.exit_code == 0
