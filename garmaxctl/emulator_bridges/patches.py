@@ -778,6 +778,74 @@ def bridge_s3_conditional_policy() -> BridgeInfo:
     )
 
 
+def bridge_failed_create_rolls_back() -> BridgeInfo:
+    """A resource that moto fails to create: AWS records it ``CREATE_FAILED`` with its
+    reason, rolls the stack back and ends ``ROLLBACK_COMPLETE`` — CreateStack itself
+    succeeds. moto 5.2.5 lets the exception escape CreateStack (the CDK CLI then sees an
+    "XML parse error") and leaves the stack ``CREATE_IN_PROGRESS`` with no failed event.
+    Here the failing resource is named in a ``CREATE_FAILED`` event, what was created is
+    deleted (best effort), and the stack ends ``ROLLBACK_COMPLETE``."""
+    from moto.cloudformation import models, parsing
+
+    original_parse = parsing.parse_and_create_resource
+    if not _already(original_parse):
+        def parse_and_create_resource(logical_id: str, resource_json: dict[str, Any],
+                                      *args: Any, **kwargs: Any) -> Any:
+            try:
+                return original_parse(logical_id, resource_json, *args, **kwargs)
+            except Exception as exc:
+                if not hasattr(exc, "_garmax_resource"):
+                    exc._garmax_resource = (  # type: ignore[attr-defined]
+                        logical_id, str(resource_json.get("Type", "?")))
+                raise
+
+        parsing.parse_and_create_resource = _mark(parse_and_create_resource,
+                                                  original_parse)
+
+    def make(original: Callable[..., Any]) -> Callable[..., Any]:
+        def create_resources(self: Any) -> None:
+            try:
+                original(self)
+            except Exception as exc:
+                logical_id, resource_type = getattr(exc, "_garmax_resource", ("?", "?"))
+                code = getattr(exc, "error_type", None) or type(exc).__name__
+                message = getattr(exc, "message", None) or str(exc) or code
+                reason = f"{code}: {message}" if code not in str(message) else str(message)
+                logger.warning("stack %s: %s (%s) CREATE_FAILED: %s", self.name, logical_id,
+                               resource_type, reason)
+                self.events.append(models.Event(
+                    stack_id=self.stack_id, stack_name=self.name,
+                    logical_resource_id=logical_id, physical_resource_id="",
+                    resource_type=resource_type, resource_status="CREATE_FAILED",
+                    resource_status_reason=reason, resource_properties=None))
+                self.status = "ROLLBACK_IN_PROGRESS"
+                self._add_stack_event(
+                    "ROLLBACK_IN_PROGRESS",
+                    resource_status_reason=f"The following resource(s) failed to create: "
+                                           f"[{logical_id}]. Rollback requested by user.")
+                try:
+                    self.resource_map.delete()
+                except Exception as cleanup:  # best effort, as the log says
+                    logger.warning("stack %s: rollback left resources behind: %s",
+                                   self.name, cleanup)
+                # moto's maps are lazy: reading an output (or a resource) of the rolled
+                # back stack would try to create it again. A rolled-back stack has neither.
+                self.resource_map._resource_json_map = {}
+                self.output_map = parsing.OutputMap(
+                    self.resource_map, {**self.template_dict, "Outputs": {}}, self.stack_id)
+                self.status = "ROLLBACK_COMPLETE"
+                self._add_stack_event("ROLLBACK_COMPLETE")
+
+        return create_resources
+
+    _patch_method(models.Stack, "create_resources", make)
+    return BridgeInfo(
+        "cfn-failed-create-rollback",
+        "patch",
+        "a resource that fails to create is CREATE_FAILED and the stack ROLLBACK_COMPLETE",
+    )
+
+
 ALL_PATCHES: tuple[Callable[[], BridgeInfo], ...] = (
     bridge_delete_change_set,
     bridge_describe_change_set,
@@ -794,4 +862,5 @@ ALL_PATCHES: tuple[Callable[[], BridgeInfo], ...] = (
     bridge_dynamodb_table,
     bridge_logs_log_group_update,
     bridge_s3_conditional_policy,
+    bridge_failed_create_rolls_back,
 )

@@ -47,8 +47,8 @@ FAILED_SUFFIXES = ("_FAILED",)
 # States a deploy cannot start from (the CDK CLI itself replaces a ROLLBACK_COMPLETE stack).
 BLOCKING_STATES = {"ROLLBACK_FAILED", "UPDATE_ROLLBACK_FAILED", "DELETE_FAILED"}
 STUCK_STATES = {
-    "ROLLBACK_COMPLETE": "it failed on creation and must be deleted before it can be "
-                         "deployed again: run `garmaxctl destroy`, then `garmaxctl deploy`",
+    "ROLLBACK_COMPLETE": "its creation was rolled back: fix the cause, then run "
+                         "`garmaxctl deploy` again (the CDK CLI replaces a rolled-back stack)",
     "ROLLBACK_FAILED": "delete it (`garmaxctl destroy`), retaining what cannot be deleted",
     "UPDATE_ROLLBACK_FAILED": "continue the rollback (`aws cloudformation "
                               "continue-update-rollback --stack-name {stack}`), fix the "

@@ -61,6 +61,33 @@ def test_deploy_without_bootstrap_says_bootstrap_first(cli, monkeypatch) -> None
         cli("local", "down")
 
 
+@pytest.mark.slow
+def test_a_failed_resource_is_named_with_its_reason(cli, monkeypatch) -> None:
+    import boto3
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    monkeypatch.setenv("GARMAX_LOCAL_PORT", str(port))
+    assert cli("local", "up", "--detach", "--emulator-only").exit_code == 0
+    try:
+        # Someone else's bus already holds the stack's physical name.
+        boto3.client("events", endpoint_url=f"http://localhost:{port}", region_name="us-east-1",
+                     aws_access_key_id="t", aws_secret_access_key="t").create_event_bus(
+            Name="GarmaxAi-Tryon-LOCAL")
+        assert cli("bootstrap").exit_code == 0
+        line = _one_line(cli("deploy"), 1)
+        assert "EventsBus45DE4339 (AWS::Events::EventBus) CREATE_FAILED" in line
+        assert "GarmaxAi-Tryon-LOCAL already exists" in line
+        assert "rolled back" in line
+        document = cli("-o", "json", "deploy")
+        import json
+
+        assert json.loads(document.stdout)["error"]["code"] == "deploy_failed"
+    finally:
+        cli("local", "down")
+
+
 def test_hotswap_is_refused_on_prod(cli) -> None:
     line = _one_line(cli("-s", "prod", "deploy", "--hotswap"), 2)
     assert "--hotswap is refused on PROD" in line
