@@ -655,6 +655,9 @@ def write_private_file(path: Path, content: str, *, force: bool) -> None:
         raise UsageError(f"{path} exists", code="file_exists",
                          hint="pass --force to replace it, or choose another --out")
     directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise UsageError(f"cannot write {path}: {directory} is not a directory",
+                         code="bad_out", hint="create the directory, or choose another --out")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         os.fchmod(fd, 0o600)

@@ -110,6 +110,14 @@ def test_pull_without_secrets_needs_no_decrypt(cli, write_env, dev: Target) -> N
     assert result.stdout == "DAILY_BUDGET_USD='200'\nALERT_EMAIL='ops@example.com'\n"
 
 
+def test_pull_into_a_missing_directory_is_exit_2(cli, full_env, dev: Target,
+                                                 tmp_path: Path) -> None:
+    assert cli(*dev.args, "params", "push").exit_code == 0
+    result, document = cli.json(*dev.args, "params", "pull", "--out",
+                                str(tmp_path / "nowhere" / ".env"))
+    assert result.exit_code == 2 and document["error"]["code"] == "bad_out"
+
+
 def test_pull_with_an_unknown_format_is_exit_2(cli, dev: Target) -> None:
     result, document = cli.json(*dev.args, "params", "pull", "--format", "yaml")
     assert result.exit_code == 2
