@@ -1,0 +1,216 @@
+"""``health`` on a real stage under moto (DEV): each check healthy, then broken.
+
+The DEV fixture (conftest) has every resource and a fake API; each test breaks one thing.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from garmaxctl import contract
+from garmaxctl.services import health
+from garmaxctl.services.health import FAIL, IDLE, OK, SKIPPED, WARN, Check, CheckResult
+
+DEV = "DEV"
+pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS::CloudFormation::WaitCondition")
+
+
+def by_name(report: health.HealthReport) -> dict[str, CheckResult]:
+    return {c.name: c for c in report.checks}
+
+
+def test_every_check_is_ok_on_a_healthy_dev_stage(dev) -> None:
+    report = health.run_health(dev.aws())
+    checks = by_name(report)
+    assert report.status == health.HEALTHY, [(c.name, c.detail) for c in report.problems()]
+    assert {c.status for c in report.checks} == {OK}
+    assert checks["aurora"].detail.endswith("available")
+    assert checks["redis"].detail.endswith("available")
+    assert checks["parameters"].data["required"] == len(contract.required_env_keys(DEV))
+    assert checks["api /api/health"].data["url"] == dev.api.url + "api/health"
+    assert all(c.latency_ms is not None for c in report.checks)
+
+
+def test_api_answering_an_error_is_unhealthy(dev) -> None:
+    dev.api.mode = "down"
+    checks = by_name(health.run_health(dev.aws()))
+    assert checks["api /api/health"].status == FAIL
+    assert "HTTP 502" in checks["api /api/health"].detail
+
+
+def test_api_not_listening_is_unhealthy(dev) -> None:
+    dev.api.server.shutdown()
+    dev.api.server.server_close()
+    report = health.run_health(dev.aws(), timeout=5)
+    checks = by_name(report)
+    assert report.status == health.UNHEALTHY
+    assert checks["api /api/health"].status == FAIL
+    assert "no answer" in checks["api /api/health"].detail
+
+
+def test_degraded_storage_names_the_failing_dependency(dev) -> None:
+    dev.api.mode = "storage_degraded"
+    check = by_name(health.run_health(dev.aws()))["api /api/health/storage"]
+    assert check.status == FAIL
+    assert "HTTP 503" in check.detail and "ResourceNotFoundException" in check.detail
+
+
+def test_missing_required_parameter_fails_and_names_it(dev) -> None:
+    path = contract.PARAMS_BY_ENV_KEY["STRIPE_WEBHOOK_SECRET"].full_path(DEV)
+    dev.client("ssm").delete_parameter(Name=path)
+    check = by_name(health.run_health(dev.aws()))["parameters"]
+    assert check.status == FAIL
+    assert "stripe/webhook-secret" in check.detail
+    assert check.data["missing"] == [path]
+
+
+def test_local_requires_none_of_the_external_secrets() -> None:
+    assert health.required_parameter_paths("LOCAL") == []
+    assert health.required_parameter_paths("PROD")
+
+
+def test_non_empty_dlq_fails_its_queue(dev) -> None:
+    dlq = dev.outputs[str(contract.OutputKey.RENDER_DLQ_URL)]
+    dev.client("sqs").send_message(QueueUrl=dlq, MessageBody="poison")
+    checks = by_name(health.run_health(dev.aws()))
+    assert checks["queue Render"].status == FAIL
+    assert "1 message(s) in the DLQ" in checks["queue Render"].detail
+    assert checks["queue Tryon"].status == OK
+
+
+def test_queue_depth_is_reported_not_failed(dev) -> None:
+    queue = dev.outputs[str(contract.OutputKey.TRYON_QUEUE_URL)]
+    for _ in range(3):
+        dev.client("sqs").send_message(QueueUrl=queue, MessageBody="{}")
+    check = by_name(health.run_health(dev.aws()))["queue Tryon"]
+    assert check.status == OK and check.data["depth"] == 3
+
+
+def test_alarm_in_alarm_degrades_but_the_activity_alarm_does_not(dev) -> None:
+    cloudwatch = dev.client("cloudwatch")
+    cloudwatch.set_alarm_state(AlarmName=contract.alarm_name(contract.Alarm.ACTIVITY, DEV),
+                               StateValue="ALARM", StateReason="traffic while idle")
+    report = health.run_health(dev.aws())
+    assert report.status == health.HEALTHY
+    assert "activity alarm" in by_name(report)["alarms"].detail
+    name = contract.alarm_name(contract.Alarm.LAMBDA_ERRORS, DEV)
+    cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="test")
+    report = health.run_health(dev.aws())
+    assert report.status == health.DEGRADED
+    assert by_name(report)["alarms"].status == WARN
+    assert name in by_name(report)["alarms"].detail
+
+
+def test_missing_table_and_bucket_fail(dev) -> None:
+    dev.client("dynamodb").delete_table(TableName=dev.outputs["QuotasTableName"])
+    dev.client("s3").delete_bucket_policy(Bucket=dev.outputs["GuidanceBucketName"])
+    dev.client("s3").delete_public_access_block(Bucket=dev.outputs["GuidanceBucketName"])
+    dev.client("s3").delete_bucket(Bucket=dev.outputs["GuidanceBucketName"])
+    checks = by_name(health.run_health(dev.aws()))
+    assert checks["table Quotas"].status == FAIL
+    assert "ResourceNotFoundException" in checks["table Quotas"].detail
+    assert checks["bucket Guidance"].status == FAIL
+    assert checks["table Sessions"].status == OK
+
+
+def test_concurrency_zero_is_broken_without_an_idle_snapshot_and_idle_with_one(dev) -> None:
+    name = contract.function_name(contract.Function.TRYON_PROCESSOR, DEV)
+    dev.client("lambda").put_function_concurrency(FunctionName=name,
+                                                  ReservedConcurrentExecutions=0)
+    report = health.run_health(dev.aws())
+    assert by_name(report)["function TryonProcessor"].status == FAIL
+    assert report.status == health.UNHEALTHY
+    dev.put_idle_snapshot()
+    report = health.run_health(dev.aws())
+    assert by_name(report)["function TryonProcessor"].status == IDLE
+    assert report.idle and report.status == health.HEALTHY
+
+
+def test_stopped_aurora_is_broken_unless_the_stage_is_idle(dev) -> None:
+    cluster = contract.database_cluster_id(DEV)
+    dev.client("rds").stop_db_cluster(DBClusterIdentifier=cluster)
+    assert by_name(health.run_health(dev.aws()))["aurora"].status == FAIL
+    dev.put_idle_snapshot()
+    assert by_name(health.run_health(dev.aws()))["aurora"].status == IDLE
+
+
+def test_missing_redis_fails(dev) -> None:
+    dev.client("elasticache").delete_replication_group(
+        ReplicationGroupId=contract.cache_cluster_id(DEV))
+    check = by_name(health.run_health(dev.aws()))["redis"]
+    assert check.status in (FAIL, WARN)
+
+
+def test_stages_without_aurora_or_redis_skip_them() -> None:
+    from garmaxctl.aws import AwsTarget
+    from garmaxctl.stages import get_stage_config
+
+    target = health.Target(aws=AwsTarget(stage=get_stage_config("LOCAL")), stage="LOCAL",
+                           outputs={}, api_url=None)
+    assert health.check_database(target).status == SKIPPED
+    assert health.check_cache(target).status == SKIPPED
+
+
+# --------------------------------------------------------------------------- the runner
+
+def _target(dev) -> health.Target:
+    return health.resolve_target(dev.aws())
+
+
+def test_a_check_past_its_timeout_fails_and_does_not_hold_the_report(dev) -> None:
+    released = threading.Event()
+
+    def hangs(_target: health.Target) -> CheckResult:
+        released.wait(30)  # set only after run_checks has returned
+        return CheckResult("hangs", OK)
+
+    def quick(_target: health.Target) -> CheckResult:
+        return CheckResult("quick", OK, "fine")
+
+    try:
+        results = health.run_checks([Check("hangs", "test", hangs, timeout=0.2),
+                                     Check("quick", "test", quick)], _target(dev))
+    finally:
+        released.set()
+    assert [(r.name, r.status) for r in results] == [("hangs", FAIL), ("quick", OK)]
+    assert results[0].detail == "timed out after 0.2 s"
+
+
+def test_a_check_that_raises_is_its_own_failure(dev) -> None:
+    def boom(_target: health.Target) -> CheckResult:
+        raise RuntimeError("kaput")
+
+    results = health.run_checks([Check("boom", "test", boom)], _target(dev))
+    assert results[0].status == FAIL and "kaput" in results[0].detail
+
+
+def test_checks_run_concurrently(dev) -> None:
+    """Each check waits until all of them have started: only a concurrent runner ends."""
+    count = 6
+    barrier = threading.Barrier(count, timeout=10)
+
+    def meets(_target: health.Target) -> CheckResult:
+        barrier.wait()
+        return CheckResult("meets", OK)
+
+    results = health.run_checks([Check(f"c{i}", "test", meets) for i in range(count)],
+                                _target(dev), timeout=15)
+    assert all(r.status == OK for r in results), [r.detail for r in results]
+
+
+def test_overall_status_rules() -> None:
+    def r(status: str) -> CheckResult:
+        return CheckResult("x", status)
+
+    assert health.overall([r(OK), r(IDLE), r(SKIPPED)]) == health.HEALTHY
+    assert health.overall([r(OK), r(WARN)]) == health.DEGRADED
+    assert health.overall([r(WARN), r(FAIL)]) == health.UNHEALTHY
+
+
+@pytest.mark.parametrize("stage", ["DEV", "QA", "PROD"])
+def test_required_parameters_follow_the_contract(stage: str) -> None:
+    assert health.required_parameter_paths(stage) == [
+        f"/garmaxai/{stage}/" + contract.PARAMS_BY_ENV_KEY[k].path
+        for k in contract.required_env_keys(stage)]
