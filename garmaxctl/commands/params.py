@@ -186,7 +186,7 @@ def get(
     if output.is_json():
         output.emit(output.Outcome(data=value))
     else:
-        typer.echo(value.value or "")
+        typer.echo(value.value)
 
 
 def pull(

@@ -564,7 +564,7 @@ class ParameterValue:
     type: str
     version: int
     last_modified: dt.datetime | None
-    value: str | None  # None for a secret read without --decrypt (never happens: refused)
+    value: str  # a SecureString's only with --decrypt (without it, get refuses)
 
 
 class ParameterNotFoundError(OperationError):
@@ -594,7 +594,7 @@ def get_parameter(aws: AwsTarget, name: str, stage: str, *, decrypt: bool) -> Pa
                           path=path, type=item.get("Type", PLAIN),
                           version=int(item.get("Version", 0)),
                           last_modified=item.get("LastModifiedDate"),
-                          value=item.get("Value"))
+                          value=item.get("Value", ""))
 
 
 # ----------------------------------------------------------------------------- pull
@@ -649,11 +649,15 @@ def to_json(values: dict[str, str]) -> str:
     return json.dumps(values, indent=2, ensure_ascii=False) + "\n"
 
 
-def write_private_file(path: Path, content: str, *, force: bool) -> None:
-    """Create ``path`` with mode 0600, atomically (temp file in the same dir + rename)."""
+def _refuse_existing(path: Path, *, force: bool) -> None:
     if path.exists() and not force:
         raise UsageError(f"{path} exists", code="file_exists",
                          hint="pass --force to replace it, or choose another --out")
+
+
+def write_private_file(path: Path, content: str, *, force: bool) -> None:
+    """Create ``path`` with mode 0600, atomically (temp file in the same dir + rename)."""
+    _refuse_existing(path, force=force)
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise UsageError(f"cannot write {path}: {directory} is not a directory",
@@ -681,8 +685,8 @@ def pull(aws: AwsTarget, stage: str, *, fmt: str, out: Path | None, decrypt: boo
     """
     if fmt not in ("dotenv", "json"):
         raise UsageError(f"unknown format {fmt!r}: use dotenv or json", code="usage")
-    if out is not None and out.exists() and not force:
-        write_private_file(out, "", force=False)  # raises file_exists before any AWS call
+    if out is not None:
+        _refuse_existing(out, force=force)  # before any AWS call
     client = connect(aws)
     fetch_secrets = decrypt or out is not None
     tree = read_tree(client, stage, decrypt=fetch_secrets)
