@@ -33,8 +33,11 @@ def _outputs(cli, target: Target, *args: str, verbose: bool = False) -> list[str
     return texts
 
 
-def test_a_canary_secret_never_appears_in_any_output(cli, write_env, target: Target,
+def test_a_canary_secret_never_appears_in_any_output(cli, write_env, local: Target,
                                                      tmp_path: Path) -> None:
+    # Through the real emulator (rendering is the same for every stage; a run under
+    # mock_aws doubled the time and found nothing more).
+    target = local
     write_env(env_text(VALUES))
     seen: list[str] = []
     seen += _outputs(cli, target, "plan", verbose=True)
