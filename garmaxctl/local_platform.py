@@ -23,6 +23,7 @@ reloads when it is redeployed (``local reset``).
 from __future__ import annotations
 
 import base64
+import functools
 import importlib
 import json
 import logging
@@ -84,7 +85,7 @@ class Platform:
 
                 from garmaxctl.aws import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, client_config
 
-                self._clients[service] = boto3.client(
+                self._clients[service] = boto3.client(  # type: ignore[call-overload]
                     service, endpoint_url=self.endpoint, region_name=self.region,
                     aws_access_key_id=LOCAL_ACCESS_KEY, aws_secret_access_key=LOCAL_SECRET_KEY,
                     config=client_config(retries={"mode": "standard", "max_attempts": 3}))
@@ -150,7 +151,7 @@ class Platform:
         self._spawn("gateway", self._server.serve_forever)
         self._spawn("stack-watch", self._watch_stack)
         for queue in contract.Queue:
-            self._spawn(f"worker-{queue}", lambda q=queue: self._work(q))
+            self._spawn(f"worker-{queue}", functools.partial(self._work, queue))
 
     def stop(self) -> None:
         self._stop.set()

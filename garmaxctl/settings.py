@@ -280,7 +280,7 @@ def load_env_file(path: Path | str) -> EnvFile:
     known = {k: v for k, v in values.items() if k in ALL_KEYS}
     settings: EnvSettings | None = None
     try:
-        settings = EnvSettings(**known)
+        settings = EnvSettings(**known)  # type: ignore[arg-type]  # pydantic parses the text
     except ValidationError as exc:
         for error in exc.errors(include_input=False, include_url=False):
             key = str(error["loc"][0]) if error["loc"] else "?"

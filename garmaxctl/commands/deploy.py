@@ -4,6 +4,7 @@ the pinned CDK CLI."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -11,8 +12,11 @@ from garmaxctl import output
 from garmaxctl.commands import GlobalOptions, confirm, options
 from garmaxctl.errors import ChangesFound, UsageError
 
+if TYPE_CHECKING:
+    from garmaxctl.services.cdk import CdkProject
 
-def _project(opts: GlobalOptions, label: str):  # type: ignore[no-untyped-def]
+
+def _project(opts: GlobalOptions, label: str) -> tuple[CdkProject, output.progress]:
     from garmaxctl.services.cdk import CdkProject
 
     return CdkProject(aws=opts.aws), output.progress(label)
