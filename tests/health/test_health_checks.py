@@ -14,7 +14,7 @@ from garmaxctl.services import health
 from garmaxctl.services.health import FAIL, IDLE, OK, SKIPPED, WARN, Check, CheckResult
 
 DEV = "DEV"
-pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS::CloudFormation::WaitCondition")
+pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")
 
 
 def by_name(report: health.HealthReport) -> dict[str, CheckResult]:
