@@ -56,6 +56,7 @@ ADVANCED_TIER_LIMIT = 8192  # bytes: Advanced tier
 LEASE = dt.timedelta(minutes=45)  # longer than any single waiter below
 AURORA_AUTO_RESTART = dt.timedelta(days=7)
 HOURS_PER_MONTH = 730
+MAX_REASON = 160  # characters of a failure's reason kept in the snapshot
 OUT_OF_SCOPE_NOTE = ("ElastiCache and NAT gateways are not idled: CloudFormation owns them and "
                      "deleting them out of band makes the stack drift (docs/idle.md)")
 
@@ -448,9 +449,33 @@ class IdleEngine:
     def load(self) -> dict[str, Any] | None:
         return read_snapshot(self.aws, self.stage)
 
+    def _elapsed(self, document: dict[str, Any]) -> str:
+        """A step's time, compactly: seconds since the snapshot was created."""
+        created = _parse_iso(document.get("created_at")) or self.clock()
+        return f"+{int((self.clock() - created).total_seconds())}s"
+
+    def check_size(self, document: dict[str, Any]) -> None:
+        """Refuse before any change if the snapshot could outgrow 8 KB with its step log."""
+        trial = json.loads(json.dumps(document, default=str))
+        log = trial.setdefault("steps", {}).setdefault("down", {})
+        for key, _ in trial.get("plan", []):
+            log[key] = "done +9999999s"
+        if log:  # a run stops at its first failure: one reason at most
+            log[next(iter(log))] = "failed +9999999s: " + "x" * MAX_REASON
+        encode_document(trial)
+
     def save(self, document: dict[str, Any]) -> None:
         document["updated_at"] = _iso(self.clock())
-        value, tier = encode_document(document)
+        try:
+            value, tier = encode_document(document)
+        except SnapshotTooLargeError:
+            # Restoring must never be blocked by the log: drop the down log (kept in count).
+            down = document.get("steps", {}).get("down")
+            if document.get("phase") not in ("restoring", "restored") or not down or \
+                    "omitted" in down:
+                raise
+            document["steps"]["down"] = {"omitted": f"{len(down)} step result(s), to fit 8 KB"}
+            value, tier = encode_document(document)
         if tier == "Advanced" and document.get("tier") != "Advanced":
             document["tier"] = "Advanced"  # never written back to Standard (AWS refuses)
             value, tier = encode_document(document)
@@ -522,8 +547,7 @@ class IdleEngine:
             rules = []
             self.notes.append(f"event bus {bus} not found: no rules to disable")
         for rule in sorted(rules, key=lambda r: r["Name"]):
-            resources["rules"][f"{bus}/{rule['Name']}"] = {
-                "bus": bus, "name": rule["Name"], "enabled": rule.get("State") == "ENABLED"}
+            resources["rules"][rule["Name"]] = {"enabled": rule.get("State") == "ENABLED"}
         if self.config.features.ecs:
             resources["services"] = self._discover_services()
         if self.config.features.database:
@@ -640,9 +664,8 @@ class IdleEngine:
             state = self.aws.client("lambda").get_event_source_mapping(UUID=key)["State"]
             return state in ("Enabled", "Enabling", "Updating")
         if kind == "rule":
-            rule = resources["rules"][key]
             return self.aws.client("events").describe_rule(
-                Name=rule["name"], EventBusName=rule["bus"])["State"] == "ENABLED"
+                Name=key, EventBusName=contract.event_bus_name(self.stage))["State"] == "ENABLED"
         if kind in ("desired", "scaling"):
             service = resources["services"][key]
             if kind == "scaling":
@@ -696,12 +719,12 @@ class IdleEngine:
                        self.timeouts.mapping, f"event source mapping {key} {target}")
             return target.lower()
         if kind == "rule":
-            rule = resources["rules"][key]
             events = self.aws.client("events")
+            bus = contract.event_bus_name(self.stage)
             if value:
-                events.enable_rule(Name=rule["name"], EventBusName=rule["bus"])
+                events.enable_rule(Name=key, EventBusName=bus)
             else:
-                events.disable_rule(Name=rule["name"], EventBusName=rule["bus"])
+                events.disable_rule(Name=key, EventBusName=bus)
             return "enabled" if value else "disabled"
         if kind == "scaling":
             service = resources["services"][key]
@@ -880,8 +903,9 @@ class IdleEngine:
             return
         document["phase"] = "applying"
         document["plan"] = _merge_plan(document.get("plan", []),
-                                       [_plan_line(a, a.idle) for a, _ in todo])
+                                       [[a.key, a.idle] for a, _ in todo])
         self._log_run(document, "down")
+        self.check_size(document)
         self.save(document)  # the snapshot is written before any change
         if self._apply(report, document, resources, [(a, v, a.idle) for a, v in todo],
                        "down", "down"):
@@ -920,8 +944,7 @@ class IdleEngine:
             except Exception as exc:
                 reason = _one_line(exc)
                 report.steps.append(_step(attr, before, wanted, "failed", reason))
-                steps[attr.key] = {"status": "failed", "at": _iso(self.clock()),
-                                   "error": reason[:200]}
+                steps[attr.key] = f"failed {self._elapsed(document)}: {reason[:MAX_REASON]}"
                 report.error = f"{attr.key}: {reason}"
                 try:
                     self.save(document)
@@ -930,7 +953,7 @@ class IdleEngine:
                                         f"{_one_line(save_exc)}")
                 return False
             report.steps.append(_step(attr, before, wanted, "done", detail))
-            steps[attr.key] = {"status": "done", "at": _iso(self.clock())}
+            steps[attr.key] = f"done {self._elapsed(document)}"
             try:
                 self.save(document)
                 self.renew_lock(command)
@@ -1166,38 +1189,36 @@ class IdleEngine:
             notes=[*self.notes, OUT_OF_SCOPE_NOTE])
 
     def saving(self, resources: dict[str, Any]) -> Saving:
+        """What idle saves per hour/month (docs/idle.md, "Price table"): Fargate tasks and
+        Aurora instances that stop; Lambda without traffic costs nothing either way."""
         prices = prices_for(self.config)
-        items: list[dict[str, Any]] = []
+        raw: list[tuple[str, str, float]] = []
         for key, service in resources["services"].items():
-            hourly = service["desired"] * prices.fargate_task_hour
-            items.append({"resource": f"ECS {key}", "detail": f"{service['desired']} task(s) "
-                          f"x ${prices.fargate_task_hour}/h", "per_hour": round(hourly, 4)})
+            raw.append((f"ECS {key}", f"{service['desired']} task(s) x "
+                        f"${prices.fargate_task_hour}/h",
+                        service["desired"] * prices.fargate_task_hour))
         for ident, cluster in resources["clusters"].items():
             count = cluster.get("instances") or prices.aurora_instances
-            hourly = count * prices.aurora_instance_hour if cluster["status"] == "available" \
-                else 0.0
-            items.append({"resource": f"Aurora {ident}",
-                          "detail": f"{count} x {self.config.rds_instance_class} "
-                                    f"(${prices.aurora_instance_hour}/h; storage still billed)"
-                          if hourly else "already stopped before idle",
-                          "per_hour": round(hourly, 4)})
-        items.append({"resource": "Lambda", "detail": "no charge without traffic either way; "
-                      "idle stops traffic-driven spend", "per_hour": 0.0})
-        per_hour = round(sum(i["per_hour"] for i in items), 4)
+            running = cluster["status"] == "available"
+            raw.append((f"Aurora {ident}",
+                        f"{count} x {self.config.rds_instance_class} "
+                        f"(${prices.aurora_instance_hour}/h; storage still billed)"
+                        if running else "already stopped before idle",
+                        count * prices.aurora_instance_hour if running else 0.0))
+        raw.append(("Lambda", "no charge without traffic either way; idle stops "
+                     "traffic-driven spend", 0.0))
         out = [
-            {"resource": f"ElastiCache {contract.cache_cluster_id(self.stage)}",
-             "detail": f"{prices.cache_nodes} x {self.config.cache_node_type}",
-             "per_hour": round(prices.cache_nodes * prices.cache_node_hour, 4)},
-            {"resource": "NAT gateways", "detail": f"{prices.nat_gateways} x "
-             f"${prices.nat_gateway_hour}/h (+ data)",
-             "per_hour": round(prices.nat_gateways * prices.nat_gateway_hour, 4)},
+            (f"ElastiCache {contract.cache_cluster_id(self.stage)}",
+             f"{prices.cache_nodes} x {self.config.cache_node_type}",
+             prices.cache_nodes * prices.cache_node_hour),
+            ("NAT gateways", f"{prices.nat_gateways} x ${prices.nat_gateway_hour}/h (+ data)",
+             prices.nat_gateways * prices.nat_gateway_hour),
         ]
-        for item in out:
-            item["per_month"] = round(item["per_hour"] * HOURS_PER_MONTH, 2)
-        for item in items:
-            item["per_month"] = round(item["per_hour"] * HOURS_PER_MONTH, 2)
-        return Saving(per_hour=per_hour, per_month=round(per_hour * HOURS_PER_MONTH, 2),
-                      items=items, out_of_scope=out)
+        per_hour = sum(hourly for _, _, hourly in raw)
+        return Saving(per_hour=round(per_hour, 4),
+                      per_month=round(per_hour * HOURS_PER_MONTH, 2),
+                      items=[_price_item(*item) for item in raw],
+                      out_of_scope=[_price_item(*item) for item in out])
 
 
 # ============================================================================ helpers
@@ -1246,12 +1267,11 @@ def _step(attr: Attr, before: Any, after: Any, status: str, detail: str = "") ->
                       detail=detail)
 
 
-def _plan_line(attr: Attr, wanted: Any) -> str:
-    return f"{attr.group}: {attr.kind} {attr.resource} -> {_show(wanted)}"
-
-
-def _merge_plan(plan: list[str], more: list[str]) -> list[str]:
-    return plan + [line for line in more if line not in plan]
+def _merge_plan(plan: list[list[Any]], more: list[list[Any]]) -> list[list[Any]]:
+    """The plan: ``[attribute key, idle value]`` per change, in apply order; a resumed run
+    appends what it adds."""
+    keys = {entry[0] for entry in plan}
+    return plan + [entry for entry in more if entry[0] not in keys]
 
 
 def _resource_keys(resources: dict[str, Any]) -> list[str]:
@@ -1270,3 +1290,8 @@ def merge_resources(recorded: dict[str, Any], live: dict[str, Any]) -> dict[str,
 
 def _kept(resources: dict[str, Any]) -> list[str]:
     return [name for name, fn in resources["functions"].items() if fn["role"] == "keep"]
+
+
+def _price_item(resource: str, detail: str, hourly: float) -> dict[str, Any]:
+    return {"resource": resource, "detail": detail, "per_hour": round(hourly, 4),
+            "per_month": round(hourly * HOURS_PER_MONTH, 2)}

@@ -26,7 +26,8 @@ def is_mutating(operation: str) -> bool:
 
 
 class FaultInjector:
-    """A botocore ``before-call`` hook: counts mutating calls and fails the Nth one."""
+    """A botocore hook (``before-parameter-build``, so it sees the call's parameters, before
+    anything is sent): counts mutating calls and fails the Nth one (or the first ``when``)."""
 
     def __init__(self, fail_at: int | None = None, *,
                  when: Callable[[str, dict], bool] | None = None) -> None:
@@ -49,7 +50,7 @@ class FaultInjector:
                               operation)
 
     def attach(self, aws: Any) -> None:
-        aws.session.events.register("before-call", self)
+        aws.session.events.register("before-parameter-build", self)
 
 
 class DevStage:
