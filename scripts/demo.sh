@@ -96,5 +96,12 @@ garmaxctl --env-file "$DEMO_ENV" params push
 step "garmaxctl params plan --exit-code (in sync: nothing to write)"
 garmaxctl --env-file "$DEMO_ENV" params plan --exit-code
 
+# --- health, verify, status (issue 7): the post-deployment checklist on LOCAL -----------
+step "garmaxctl verify (items LOCAL cannot have are skipped with the reason)"
+garmaxctl verify
+
+step "garmaxctl status"
+garmaxctl status
+
 step "garmaxctl local status -o json"
 garmaxctl local status -o json
