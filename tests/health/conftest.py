@@ -42,6 +42,7 @@ class FakeApi:
     port: int = 0
     mode: str = "ok"  # ok | storage_degraded | down(500)
     server: Any = None
+    webhook_secret: str = "value-of-stripe_webhook_secret"  # what DEV's SSM holds
 
     @property
     def url(self) -> str:
@@ -66,6 +67,26 @@ def _fake_api_handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
                      "error": "ResourceNotFoundException" if bad else None}]}
             else:
                 status, body = 404, {"code": "route_not_found"}
+            self._send(status, body)
+
+        def do_POST(self) -> None:
+            """The Stripe webhook as the runtime answers it (stripe SDK verification)."""
+            import stripe
+
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+            if self.path != "/dev" + contract.STRIPE_WEBHOOK_PATH:
+                self._send(404, {"code": "route_not_found"})
+                return
+            try:
+                stripe.WebhookSignature.verify_header(
+                    raw, self.headers.get("Stripe-Signature", ""), api.webhook_secret, 300)
+            except stripe.SignatureVerificationError:
+                self._send(400, {"code": "invalid_signature", "message": "bad signature"})
+                return
+            event = json.loads(raw)
+            self._send(200, {"received": True, "id": event["id"], "queued": False})
+
+        def _send(self, status: int, body: Any) -> None:
             payload = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
