@@ -53,6 +53,23 @@ class FaultInjector:
         aws.session.events.register("before-parameter-build", self)
 
 
+_LOADER: Any = None
+
+
+def _session_with_shared_models() -> Any:
+    """A fresh boto3 session (its own event hooks) that reuses one botocore model loader:
+    parsing the service models again for every engine is most of a test's time."""
+    import boto3
+    import botocore.session
+
+    global _LOADER
+    core = botocore.session.Session()
+    if _LOADER is None:
+        _LOADER = core.get_component("data_loader")
+    core.register_component("data_loader", _LOADER)
+    return boto3.Session(botocore_session=core, region_name=builder.REGION)
+
+
 class DevStage:
     stage = "DEV"
 
@@ -69,6 +86,7 @@ class DevStage:
         from garmaxctl.stages import get_stage_config
 
         target = AwsTarget(stage=get_stage_config(self.stage))
+        target._session = _session_with_shared_models()
         if injector is not None:
             injector.attach(target)
         return target
