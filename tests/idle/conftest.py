@@ -120,8 +120,22 @@ class DevStage:
         return names
 
 
+def quiet_moto() -> None:
+    """Inside a container, moto prints a Docker warning on stdout the first time a Lambda
+    invoke asks for its host (cached after that): ask once here, where nobody parses stdout,
+    so a CLI test's JSON document stays the only thing on its stdout."""
+    import contextlib
+    import io
+
+    from moto import settings
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        settings.moto_server_host()
+
+
 @pytest.fixture
 def dev(monkeypatch: pytest.MonkeyPatch) -> Iterator[DevStage]:
+    quiet_moto()
     monkeypatch.setenv("GARMAX_DEV_ACCOUNT", builder.ACCOUNT)
     with mock_aws():
         yield DevStage()
