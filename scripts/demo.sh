@@ -103,5 +103,15 @@ garmaxctl verify
 step "garmaxctl status"
 garmaxctl status
 
+# --- idle (issue 6): scale LOCAL down, look at it, restore it exactly -----------------------
+step "garmaxctl idle down (snapshot, then API stopped, consumers paused, rules disabled)"
+garmaxctl idle down
+
+step "garmaxctl idle status (live beside the snapshot, lock, saving)"
+garmaxctl idle status
+
+step "garmaxctl idle up (restore, read back, /api/health, archive the snapshot)"
+garmaxctl idle up
+
 step "garmaxctl local status -o json"
 garmaxctl local status -o json
