@@ -708,9 +708,13 @@ class IdleEngine:
             for qualifier, count in wanted.items():
                 lam.put_provisioned_concurrency_config(
                     FunctionName=key, Qualifier=qualifier, ProvisionedConcurrentExecutions=count)
-                self._wait(lambda q=qualifier: lam.get_provisioned_concurrency_config(
-                    FunctionName=key, Qualifier=q)["Status"] == "READY",
-                    self.timeouts.provisioned, f"provisioned concurrency of {key}:{qualifier}")
+
+                def ready(q: str = qualifier) -> bool:
+                    return bool(lam.get_provisioned_concurrency_config(
+                        FunctionName=key, Qualifier=q)["Status"] == "READY")
+
+                self._wait(ready, self.timeouts.provisioned,
+                           f"provisioned concurrency of {key}:{qualifier}")
             return f"provisioned concurrency {value or 'none'}"
         if kind == "mapping":
             lam.update_event_source_mapping(UUID=key, Enabled=bool(value))
