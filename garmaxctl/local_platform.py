@@ -128,20 +128,22 @@ class Platform:
     def function_enabled(self, function: contract.Function) -> bool:
         """False while the function's reserved concurrency is 0 (throttled, as on AWS)."""
         name = contract.function_name(function, STAGE)
-        try:
-            concurrency = self.client("lambda").get_function_concurrency(FunctionName=name)
-        except Exception:
-            return False
+        concurrency = self.client("lambda").get_function_concurrency(FunctionName=name)
         return concurrency.get("ReservedConcurrentExecutions") != 0
 
     def mapping_enabled(self, function: contract.Function, queue_arn: str) -> bool:
         name = contract.function_name(function, STAGE)
-        try:
-            mappings = self.client("lambda").list_event_source_mappings(
-                FunctionName=name, EventSourceArn=queue_arn)["EventSourceMappings"]
-        except Exception:
-            return False
+        mappings = self.client("lambda").list_event_source_mappings(
+            FunctionName=name, EventSourceArn=queue_arn)["EventSourceMappings"]
         return any(m.get("State") in ("Enabled", "Enabling", "Updating") for m in mappings)
+
+    def pause_reason(self, function: contract.Function, queue_arn: str) -> str | None:
+        """Why the consumer of ``queue_arn`` is paused (as Lambda would be), or None."""
+        if not self.mapping_enabled(function, queue_arn):
+            return "its event source mapping is disabled"
+        if not self.function_enabled(function):
+            return "its reserved concurrency is 0"
+        return None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -185,6 +187,8 @@ class Platform:
                     self.view = None
                 elif view is not None and (current is None or view.stack_id != current.stack_id):
                     self.apply_environment(view)
+                    for function in contract.Function:  # import once, before any request
+                        load_handler(function)
                     self.view = view
                     log.info("platform serving %s on http://localhost:%s",
                              contract.stack_name(STAGE), self.api_port)
@@ -198,7 +202,8 @@ class Platform:
 
     def _work(self, queue: contract.Queue) -> None:
         function = contract.CONSUMERS[queue]
-        handler: Callable[[dict, Any], Any] | None = None
+        name = contract.function_name(function, STAGE)
+        paused: str | None = ""  # "" = not known yet; logged on every change only
         while not self._stop.is_set():
             view = self.view
             if view is None:
@@ -212,7 +217,12 @@ class Platform:
                 sqs = self.client("sqs")
                 arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
                     "Attributes"]["QueueArn"]
-                if not (self.mapping_enabled(function, arn) and self.function_enabled(function)):
+                reason = self.pause_reason(function, arn)
+                if reason != paused:
+                    log.info("%s consumer %s", name,
+                             f"paused: {reason}" if reason else "consuming")
+                    paused = reason
+                if reason:
                     self._stop.wait(POLL_S)  # paused, as idle pauses Lambda: messages stay
                     continue
                 received = sqs.receive_message(
@@ -220,8 +230,8 @@ class Platform:
                     AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
                 if not received:
                     continue
-                handler = handler or load_handler(function)
-                self._deliver(queue, function, handler, sqs, queue_url, arn, received)
+                self._deliver(queue, function, load_handler(function), sqs, queue_url, arn,
+                              received)
             except Exception as exc:
                 log.warning("worker %s: %s: %s", queue, type(exc).__name__, exc)
                 self._stop.wait(POLL_S)
