@@ -447,7 +447,16 @@ class IdleEngine:
     # ------------------------------------------------------------------ snapshot
 
     def load(self) -> dict[str, Any] | None:
-        return read_snapshot(self.aws, self.stage)
+        document = read_snapshot(self.aws, self.stage)
+        if document is not None and (document.get("schema") != SCHEMA or
+                                     not isinstance(document.get("resources"), dict)):
+            raise OperationError(
+                f"the idle snapshot {snapshot_param(self.stage)} is not one this garmaxctl "
+                f"can restore from (schema {document.get('schema')!r}, "
+                f"{'no' if 'resources' not in document else 'unreadable'} resources)",
+                code="snapshot_unreadable",
+                hint="inspect it with `aws ssm get-parameter`; nothing was changed")
+        return document
 
     def _elapsed(self, document: dict[str, Any]) -> str:
         """A step's time, compactly: seconds since the snapshot was created."""

@@ -319,3 +319,15 @@ def test_an_attribute_recorded_but_gone_is_reported_not_fatal(dev) -> None:
     gone = [s for s in report.steps if s.status == "gone"]
     assert [s.key for s in gone] == ["rule:GarmaxAi-TryonProcessed-DEV"]
     assert any(c.status == "warn" for c in report.checks)
+
+
+def test_a_snapshot_idle_cannot_read_is_an_error_and_nothing_changes(dev) -> None:
+    dev.build()
+    before = dev.observe()
+    builder.client("ssm").put_parameter(Name=SNAPSHOT, Type="String", Value=json.dumps(
+        {"schema": 99, "stage": STAGE, "phase": "idle", "created_at": "x", "created_by": "y"}))
+    for action in ("down", "up"):
+        with pytest.raises(idle.OperationError, match="not one this garmaxctl can restore"):
+            getattr(dev.engine(), action)()
+    assert dev.observe() == before
+    assert dev.parameter(idle.lock_param(STAGE)) is None
