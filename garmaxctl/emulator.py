@@ -76,6 +76,7 @@ class EmulatorState:
     started_at: str
     log_path: str
     api_url: str | None = None  # the local API gateway, when the platform runs
+    proc_start: str | None = None  # the serving process's start time (guards pid reuse)
 
     @classmethod
     def read(cls, state_dir: Path) -> EmulatorState | None:
@@ -153,15 +154,30 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def _is_our_server(pid: int) -> bool:
-    """The pid belongs to a garmaxctl emulator (guards against a recycled pid)."""
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    if cmdline.exists():
-        with contextlib.suppress(OSError):
-            return SERVE_MARKER in cmdline.read_bytes().replace(b"\0", b" ").decode(
-                errors="replace") or pid == os.getpid()
+def _proc_start(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (/proc/PID/stat field 22)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def _is_our_server(state: EmulatorState) -> bool:
+    """The state file's pid is still the process that wrote it (foreground `local up` or
+    the detached server), not a recycled pid."""
+    if not pid_alive(state.pid):
         return False
-    return pid_alive(pid)  # no /proc (macOS): trust the state file
+    if state.proc_start is not None and Path("/proc").is_dir():
+        return _proc_start(state.pid) == state.proc_start
+    cmdline = Path(f"/proc/{state.pid}/cmdline")
+    if cmdline.exists():  # a state file written without a start time
+        with contextlib.suppress(OSError):
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            return SERVE_MARKER in text or "garmaxctl" in text
+        return False
+    return True  # no /proc (macOS): trust the live pid
 
 
 def _uptime(started_at: str) -> float:
@@ -172,7 +188,7 @@ def _uptime(started_at: str) -> float:
 def status(state_dir: Path | None = None, port: int | None = None) -> EmulatorStatus:
     state_dir = state_dir or default_state_dir()
     state = EmulatorState.read(state_dir)
-    if state and pid_alive(state.pid) and _is_our_server(state.pid):
+    if state and _is_our_server(state):
         answering = probe(state.port) == "moto"
         return EmulatorStatus(
             running=answering, managed=True, endpoint_url=state.endpoint_url, port=state.port,
@@ -261,11 +277,16 @@ def serve(port: int, state_dir: Path, *, api_port: int | None = None,
         from garmaxctl.local_platform import Platform
 
         platform = Platform(endpoint_for(port), api_port)
-        platform.start()
+        try:
+            platform.start()
+        except BaseException:
+            server.stop()  # nothing is left listening when the platform cannot start
+            raise
     state = EmulatorState(pid=os.getpid(), port=port, endpoint_url=endpoint_for(port),
                           started_at=dt.datetime.now(dt.UTC).isoformat(),
                           log_path=str(state_dir / LOG_FILE),
-                          api_url=api_url_for(api_port) if api_port else None)
+                          api_url=api_url_for(api_port) if api_port else None,
+                          proc_start=_proc_start(os.getpid()))
     state.write(state_dir)
     log.info("emulator listening on %s (pid %s, %d bridges)", state.endpoint_url, state.pid,
              len(bridges))
@@ -348,6 +369,8 @@ def start_detached(port: int | None = None, state_dir: Path | None = None,
             return status(state_dir, port)
         time.sleep(0.1)
     process.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=STOP_TIMEOUT_S)
     raise EmulatorError(f"the emulator did not answer on port {port} within {timeout:.0f} s",
                         hint=f"see {log_path}")
 
@@ -360,17 +383,19 @@ def stop(state_dir: Path | None = None, timeout: float = STOP_TIMEOUT_S) -> Stop
         return StopResult(stopped=False, pid=None, detail="nothing to stop: no emulator started "
                                                           "by garmaxctl is running")
     state_file = state_dir / STATE_FILE
-    if not pid_alive(state.pid) or not _is_our_server(state.pid):
+    if not _is_our_server(state):
         state_file.unlink(missing_ok=True)
         return StopResult(stopped=False, pid=state.pid,
                           detail=f"nothing to stop: process {state.pid} is gone "
                                  "(stale state file removed)")
-    os.kill(state.pid, signal.SIGTERM)
+    with contextlib.suppress(ProcessLookupError):  # it may exit on its own meanwhile
+        os.kill(state.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and pid_alive(state.pid):
         time.sleep(0.1)
     if pid_alive(state.pid):
-        os.kill(state.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(state.pid, signal.SIGKILL)
         detail = f"stopped process {state.pid} (killed after {timeout:.0f} s)"
     else:
         detail = f"stopped process {state.pid}"

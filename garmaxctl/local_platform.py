@@ -75,6 +75,19 @@ class Platform:
         self._server: ThreadingHTTPServer | None = None
         self._clients: dict[str, Any] = {}
         self.processed: dict[str, int] = {}
+        # One invocation at a time per function, as in one Lambda execution environment:
+        # Powertools keeps the current event in process-wide state (the resolver's
+        # ``current_event``, the batch processor), which concurrent calls would share.
+        self._invoke_locks = {function: threading.Lock() for function in contract.Function}
+
+    def invoke(self, function: contract.Function, event: dict[str, Any]) -> Any:
+        """Call the function's handler as Lambda would, one invocation at a time."""
+        from runtime.testing import LambdaContext
+
+        handler = load_handler(function)
+        name = contract.function_name(function, STAGE)
+        with self._invoke_locks[function]:
+            return handler(event, LambdaContext(function_name=name))
 
     # ------------------------------------------------------------------ AWS plumbing
 
@@ -230,21 +243,17 @@ class Platform:
                     AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
                 if not received:
                     continue
-                self._deliver(queue, function, load_handler(function), sqs, queue_url, arn,
-                              received)
+                self._deliver(queue, function, sqs, queue_url, arn, received)
             except Exception as exc:
                 log.warning("worker %s: %s: %s", queue, type(exc).__name__, exc)
                 self._stop.wait(POLL_S)
 
-    def _deliver(self, queue: contract.Queue, function: contract.Function,
-                 handler: Callable[[dict, Any], Any], sqs: Any, queue_url: str, arn: str,
-                 messages: list[dict[str, Any]]) -> None:
-        from runtime.testing import LambdaContext
-
+    def _deliver(self, queue: contract.Queue, function: contract.Function, sqs: Any,
+                 queue_url: str, arn: str, messages: list[dict[str, Any]]) -> None:
         records = [_sqs_record(m, arn, self.region) for m in messages]
         name = contract.function_name(function, STAGE)
         try:
-            result = handler({"Records": records}, LambdaContext(function_name=name)) or {}
+            result = self.invoke(function, {"Records": records}) or {}
             failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
         except Exception:
             log.exception("%s raised: the whole batch returns to the queue", name)
@@ -326,11 +335,9 @@ def _handler_for(platform: Platform) -> type[BaseHTTPRequestHandler]:
                 if key.lower() == DEV_USER_HEADER.lower():
                     user = value
             event = _api_event(self.command, self.path, raw, headers, user)
-            from runtime.testing import LambdaContext
-
             name = contract.function_name(function, STAGE)
             try:
-                result = load_handler(function)(event, LambdaContext(function_name=name))
+                result = platform.invoke(function, event)
             except Exception:
                 log.exception("%s raised", name)
                 self._json(502, "bad_gateway", f"{name} failed; see `garmaxctl local logs`")

@@ -53,6 +53,7 @@ class Outcome:
     lines: list[str] = field(default_factory=list)  # printed after the tables (stdout)
     exit_code: int = 0
     error: dict[str, str] | None = None  # for an unhealthy-but-rendered result
+    reveal: bool = False  # the user asked for secrets on stdout (--decrypt): not redacted
 
 
 @dataclass
@@ -173,14 +174,23 @@ def render_table(table: Table) -> Any:
     return rich_table
 
 
+def _redacted(text: str) -> str:
+    """Defence in depth: no registered secret leaves in a JSON document either (a command
+    that prints a secret on purpose, `params get --decrypt`, does so in table mode)."""
+    from garmaxctl import redact
+
+    return redact.redact(text)
+
+
 def emit(outcome: Outcome) -> int:
     """Print the outcome in the selected mode and return its exit code."""
     if is_json():
         error = outcome.error
         if outcome.exit_code != 0 and error is None:
             error = {"code": "failed", "message": "; ".join(outcome.lines) or "failed"}
-        sys.stdout.write(json.dumps(envelope(outcome.data, exit_code=outcome.exit_code,
-                                             error=error), indent=2) + "\n")
+        document = json.dumps(envelope(outcome.data, exit_code=outcome.exit_code,
+                                       error=error), indent=2)
+        sys.stdout.write((document if outcome.reveal else _redacted(document)) + "\n")
         sys.stdout.flush()
         return outcome.exit_code
     console = stdout_console()
@@ -196,7 +206,7 @@ def emit_error(code: str, message: str, exit_code: int, data: Any = None) -> Non
     if is_json():
         document = envelope(data or {}, exit_code=exit_code,
                             error={"code": code, "message": message})
-        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        sys.stdout.write(_redacted(json.dumps(document, indent=2)) + "\n")
         sys.stdout.flush()
         return
     stderr_console().print(f"error: {message}", style="red", markup=False, highlight=False)

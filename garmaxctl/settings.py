@@ -251,8 +251,11 @@ def parse_env_text(text: str) -> tuple[dict[str, str], dict[str, int], list[Prob
         if binding.error:
             first = binding.original.string.strip().splitlines()[0] if binding.original.string \
                 else ""
-            snippet = first.split("=", 1)[0][:40]
-            problems.append(Problem(key=snippet or "?",
+            # Name the key only when the line starts with one: the rest of a broken line
+            # may be a pasted secret, and is never echoed.
+            candidate = first.split("=", 1)[0].strip()
+            key = candidate if candidate.isidentifier() and "=" in first else "?"
+            problems.append(Problem(key=key,
                                     message="line could not be parsed (expected KEY=value)",
                                     line=binding.original.line))
             continue

@@ -108,20 +108,21 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
 
     stack = LocalStack(tmp_path_factory.mktemp("local-stack"))
     started = time.monotonic()
-    done = stack.garmaxctl("-o", "json", "local", "up", "--detach")
-    stack.up_seconds = time.monotonic() - started
-    document = json.loads(done.stdout)
-    assert document["data"]["api_url"] == stack.api_url
-    outputs = stack.client("cloudformation").describe_stacks(
-        StackName="GarmaxAiStack-LOCAL")["Stacks"][0]["Outputs"]
-    stack.outputs = {o["OutputKey"]: o["OutputValue"] for o in outputs}
     try:
+        done = stack.garmaxctl("-o", "json", "local", "up", "--detach")
+        stack.up_seconds = time.monotonic() - started
+        document = json.loads(done.stdout)
+        assert document["data"]["api_url"] == stack.api_url
+        outputs = stack.client("cloudformation").describe_stacks(
+            StackName="GarmaxAiStack-LOCAL")["Stacks"][0]["Outputs"]
+        stack.outputs = {o["OutputKey"]: o["OutputValue"] for o in outputs}
         yield stack
     finally:
-        state = json.loads((stack.state_dir / "local" / "emulator.json").read_text())
+        state_file = stack.state_dir / "local" / "emulator.json"
+        state = json.loads(state_file.read_text()) if state_file.exists() else None
         stack.garmaxctl("local", "down", check=False)
         # `local down` leaves nothing running: the process is gone, both ports are free.
         from garmaxctl.emulator import pid_alive, port_in_use
 
-        assert not pid_alive(state["pid"])
+        assert state is None or not pid_alive(state["pid"])
         assert not port_in_use(stack.port) and not port_in_use(stack.api_port)

@@ -10,7 +10,7 @@ import typer
 
 from garmaxctl import output
 from garmaxctl.commands import GlobalOptions, confirm, options
-from garmaxctl.errors import ChangesFound, UsageError
+from garmaxctl.errors import UsageError
 
 if TYPE_CHECKING:
     from garmaxctl.services.cdk import CdkProject
@@ -67,9 +67,13 @@ def diff(
         project.progress = line if opts.verbose else (lambda _l: None)
         result = cdk.diff(project)
     summary = "changes found" if result.has_changes else "no differences"
-    output.emit(output.Outcome(data=result, lines=[*result.lines, summary]))
-    if exit_code and result.has_changes:
-        raise ChangesFound(f"{result.stack} would change")
+    changed = exit_code and result.has_changes
+    code = output.emit(output.Outcome(
+        data=result, lines=[*result.lines, summary], exit_code=3 if changed else 0,
+        error={"code": "changes", "message": f"{result.stack} would change"} if changed
+        else None))
+    if code:
+        raise typer.Exit(code)
 
 
 def bootstrap(ctx: typer.Context) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
 
 import typer
@@ -68,7 +70,11 @@ def up(
             output.note(f"API at {state.api_url}")
         output.note("Ctrl-C to stop")
 
-    emulator.serve(port, state_dir, api_port=None if emulator_only else api_port, ready=ready)
+    # The handlers' own logs and metrics print to stdout, as on Lambda; here stdout is the
+    # command's (one JSON document with -o json), so they go to stderr with our notes.
+    with contextlib.redirect_stdout(sys.stderr):
+        emulator.serve(port, state_dir, api_port=None if emulator_only else api_port,
+                       ready=ready)
     output.emit(output.Outcome(data={"stopped": True, "endpoint_url": emulator.endpoint_for(port)},
                                lines=["emulator stopped"]))
 

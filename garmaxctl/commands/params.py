@@ -184,7 +184,7 @@ def get(
     opts = options(ctx)
     value = svc.get_parameter(opts.aws, name, opts.stage.value, decrypt=decrypt)
     if output.is_json():
-        output.emit(output.Outcome(data=value))
+        output.emit(output.Outcome(data=value, reveal=decrypt))
     else:
         typer.echo(value.value)
 
@@ -207,7 +207,7 @@ def pull(
     if output.is_json() or out is not None:
         lines = [f"wrote {len(result.keys)} key(s) ({len(result.secret_keys)} secret) to "
                  f"{out} (mode 0600)"] if out is not None else []
-        output.emit(output.Outcome(data=result, lines=lines))
+        output.emit(output.Outcome(data=result, lines=lines, reveal=decrypt))
     else:
         typer.echo(result.content, nl=False)
 

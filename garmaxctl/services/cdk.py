@@ -25,6 +25,7 @@ from garmaxctl import __version__, contract
 from garmaxctl.errors import (
     CdkError,
     OutputMissingError,
+    PartialFailureError,
     StackNotFoundError,
     ToolMissingError,
 )
@@ -437,13 +438,25 @@ def deploy(project: CdkProject, *, require_approval: str = "never", hotswap: boo
                                  hint="check the CDK CLI output with --verbose")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     target = outputs_file or default_outputs_file(project.root)
-    merge_outputs_file(target, project.stack, outputs)
-    marker = write_deploy_marker(aws, project.root, stack["StackStatus"])
     changed = not any("(no changes)" in line or "no changes" in line.lower()
                       for line in run.lines)
-    return DeployResult(stage=project.stage, stack=project.stack, status=stack["StackStatus"],
-                        changed=changed, outputs=outputs, outputs_file=str(target),
-                        marker=marker)
+    result = DeployResult(stage=project.stage, stack=project.stack,
+                          status=stack["StackStatus"], changed=changed, outputs=outputs,
+                          outputs_file=None, marker=None)
+    try:
+        merge_outputs_file(target, project.stack, outputs)
+        result.outputs_file = str(target)
+        result.marker = write_deploy_marker(aws, project.root, stack["StackStatus"])
+    except Exception as exc:
+        # The stack IS deployed: say so, and what was not recorded.
+        missing = "the deploy marker" if result.outputs_file else f"the outputs file {target}"
+        raise PartialFailureError(
+            f"{project.stack} deployed ({stack['StackStatus']}), but {missing} was not "
+            f"written: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}",
+            hint="the deploy itself needs no retry; run `garmaxctl outputs` for the outputs, "
+                 "or deploy again to record the marker",
+            data={"deploy": result}) from exc
+    return result
 
 
 def destroy(project: CdkProject) -> dict[str, Any]:

@@ -56,6 +56,8 @@ def describe(config: StageConfig, env: EnvFile) -> ConfigView:
             state = "set"
         if raw is None or state in ("unset",):
             shown = None
+        elif state == "unknown-key":
+            shown = "<set: not a key garmaxctl knows, value not shown>"
         elif secret:
             shown = SECRET_SET if state == "set" else "<secret: placeholder>"
         else:

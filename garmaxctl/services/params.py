@@ -167,7 +167,15 @@ class RemoteParameter:
 
     @property
     def secret(self) -> bool:
-        return self.type == SECURE
+        return is_secret(self.path, self.type)
+
+
+def is_secret(path: str, type_: str) -> bool:
+    """A SecureString, or a key the mapping calls secret even if it was stored as a plain
+    String (the old script did that): its value is shown and printed as a secret."""
+    relative_path = path.split("/", 3)[-1]
+    spec = contract.PARAMS_BY_PATH.get(relative_path)
+    return type_ == SECURE or bool(spec and spec.secret)
 
 
 def read_tree(client: Any, stage: str, *, decrypt: bool = True) -> dict[str, RemoteParameter]:
@@ -186,7 +194,7 @@ def read_tree(client: Any, stage: str, *, decrypt: bool = True) -> dict[str, Rem
                                      version=int(item.get("Version", 0)),
                                      last_modified=item.get("LastModifiedDate"),
                                      value=item.get("Value", ""))
-            if remote.secret and decrypt:
+            if remote.secret:
                 redact.register(remote.value)
             found[path] = remote
     return found
@@ -586,9 +594,9 @@ def get_parameter(aws: AwsTarget, name: str, stage: str, *, decrypt: bool) -> Pa
         if _client_error_code(exc) == "ParameterNotFound":
             raise _not_found(path, stage) from None
         raise
-    if item.get("Type") == SECURE and not decrypt:
+    if is_secret(path, item.get("Type", PLAIN)) and not decrypt:
         raise UsageError(f"{spec.env_key if spec else relative(path, stage)} is a "
-                         "SecureString: its value is printed only with --decrypt",
+                         "secret: its value is printed only with --decrypt",
                          code="secret", hint="pass --decrypt")
     return ParameterValue(key=spec.env_key if spec else None, name=relative(path, stage),
                           path=path, type=item.get("Type", PLAIN),
@@ -759,7 +767,7 @@ def _read_history(client: Any, path: str, stage: str) -> list[_Version]:
                                    modified_by=item.get("LastModifiedUser"),
                                    labels=list(item.get("Labels", [])),
                                    value=item.get("Value", ""))
-                if version.type == SECURE:
+                if is_secret(path, version.type):
                     redact.register(version.value)
                 versions.append(version)
     except Exception as exc:
@@ -775,7 +783,7 @@ def history(aws: AwsTarget, name: str, stage: str) -> ParameterHistory:
     result = ParameterHistory(key=spec.env_key if spec else None,
                               name=relative(path, stage), path=path)
     for v in versions:
-        secret = v.type == SECURE
+        secret = is_secret(path, v.type)
         result.versions.append(HistoryEntry(
             version=v.version, type=v.type, last_modified=v.last_modified,
             modified_by=v.modified_by, value=None if secret else v.value,

@@ -305,16 +305,18 @@ class SmokeRun:
     # ------------------------------------------------------------------ clean-up
 
     def queue_urls(self) -> list[str]:
+        """The try-on and render DLQs. The work queues are never read: every receive adds
+        to the receive count of other users' messages there and would push a backlog into
+        the DLQ; what smoke sent to them is consumed by the processors."""
         urls = []
         for queue in (contract.Queue.TRYON, contract.Queue.RENDER):
-            for key in contract.QUEUE_OUTPUTS[queue]:
-                url = self.target.output(key)
-                if url:
-                    urls.append(url)
+            url = self.target.output(contract.QUEUE_OUTPUTS[queue][1])
+            if url:
+                urls.append(url)
         return urls
 
     def messages_naming_us(self, *, delete: bool) -> list[str]:
-        """Messages in the try-on/render queues and DLQs that name this run's ids."""
+        """Messages in the try-on/render DLQs that name this run's ids."""
         if not self.created.ids:
             return []
         sqs = self.aws.client("sqs")

@@ -70,3 +70,12 @@ def test_verbose_traceback_is_redacted(cli, canary_env, leaky_command, fmt) -> N
     assert "Traceback" in result.stderr  # --verbose does show it...
     _assert_clean(result.stdout + result.stderr)  # ...without the secret
     assert "****" in result.stderr + result.stdout
+
+
+def test_unknown_keys_are_listed_without_their_value(cli, write_env) -> None:
+    write_env("SESSION_SECRET=hunter2-unknown-key-value\nALERT_EMAIL=ops@example.com\n")
+    for fmt in ("table", "json"):
+        result = cli("-o", fmt, "config", "show")
+        assert result.exit_code == 0
+        assert "SESSION_SECRET" in result.stdout
+        assert "hunter2-unknown-key-value" not in result.stdout

@@ -216,3 +216,18 @@ def test_a_changed_stack_updates(local_stack) -> None:
     assert [s["Endpoint"] for s in subscriptions["Subscriptions"]] == ["oncall@garmax.example"]
     status, _ = _request(local_stack, "GET", "/api/health", user=None)
     assert status == 200
+
+
+def test_diff_exit_code_prints_one_document_and_exits_3_on_changes(local_stack) -> None:
+    email = {"ALERT_EMAIL": "oncall@garmax.example"}
+    same = local_stack.garmaxctl("-o", "json", "diff", "--exit-code", extra_env=email,
+                                 check=False)
+    document = json.loads(same.stdout)  # exactly one document
+    assert same.returncode == 0 and document["data"]["has_changes"] is False
+    # Without the e-mail the subscription would go: a change.
+    changed = local_stack.garmaxctl("-o", "json", "diff", "--exit-code", check=False)
+    document = json.loads(changed.stdout)
+    assert changed.returncode == 3
+    assert document["exit_code"] == 3 and document["ok"] is False
+    assert document["error"]["code"] == "changes"
+    assert document["data"]["has_changes"] is True

@@ -190,3 +190,17 @@ def test_parse_time_reads_durations_and_iso_timestamps() -> None:
     for bad in ("", "soon", "-1h", "2025-06-02T00:00:00Z"):
         with pytest.raises(UsageError):
             parse_time(bad, now=now)
+
+
+def test_a_secret_stored_as_a_plain_string_is_still_treated_as_a_secret(cli, dev: Target
+                                                                         ) -> None:
+    # The old script wrote some secrets as String: they stay secrets by the mapping.
+    leaked = "plain-string-jwt-" + CANARY
+    dev.ssm.put_parameter(Name="/garmaxai/DEV/security/jwt-secret", Value=leaked,
+                          Type="String")
+    get, document = cli.json(*dev.args, "params", "get", "JWT_SECRET")
+    assert get.exit_code == 2 and document["error"]["code"] == "secret"
+    for args in (("params", "history", "JWT_SECRET"), ("params", "pull"), ("params", "list")):
+        for fmt in ("table", "json"):
+            result = cli(*dev.args, "-o", fmt, *args)
+            assert leaked not in result.stdout + result.stderr, args

@@ -118,3 +118,10 @@ def test_duplicate_key_is_a_problem(tmp_path) -> None:
 def test_missing_file_is_not_an_error(tmp_path) -> None:
     env = load_env_file(tmp_path / "nope.env")
     assert env.exists is False and env.problems == []
+
+
+def test_an_unparsable_line_is_not_echoed(tmp_path) -> None:
+    (tmp_path / ".env").write_text('sk_live_PASTEDSECRET123 "oops\n')
+    env = load_env_file(tmp_path / ".env")
+    assert len(env.problems) == 1
+    assert "PASTEDSECRET" not in env.problems[0].key + env.problems[0].message
