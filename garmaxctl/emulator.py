@@ -47,9 +47,9 @@ log = logging.getLogger(__name__)
 
 
 def default_state_dir() -> Path:
-    from garmaxctl.settings import CliSettings
+    from garmaxctl.settings import state_dir
 
-    return CliSettings().state_dir / "local"
+    return state_dir() / "local"
 
 
 def default_port() -> int:

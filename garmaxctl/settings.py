@@ -304,6 +304,14 @@ def require_valid(env: EnvFile) -> EnvFile:
     return env
 
 
+def state_dir() -> Path:
+    """garmaxctl's own files (``GARMAX_STATE_DIR``, default ``.garmax``); a relative path is
+    taken from the project directory, so every command finds the same files from any
+    working directory."""
+    configured = CliSettings().state_dir
+    return configured if configured.is_absolute() else project_dir() / configured
+
+
 def project_dir() -> Path:
     """The directory holding package.json and node_modules (the pinned CDK CLI).
 

@@ -437,7 +437,7 @@ def deploy(project: CdkProject, *, require_approval: str = "never", hotswap: boo
         raise StackNotFoundError(f"cdk deploy finished but stack {project.stack} is not there",
                                  hint="check the CDK CLI output with --verbose")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    target = outputs_file or default_outputs_file(project.root)
+    target = outputs_file or default_outputs_file()
     changed = not any("(no changes)" in line or "no changes" in line.lower()
                       for line in run.lines)
     result = DeployResult(stage=project.stage, stack=project.stack,
@@ -485,8 +485,7 @@ def destroy(project: CdkProject) -> dict[str, Any]:
             "detail": f"stack {project.stack} deleted (retained resources stay)"}
 
 
-def default_outputs_file(root: Path) -> Path:
-    from garmaxctl.settings import CliSettings
+def default_outputs_file() -> Path:
+    from garmaxctl.settings import state_dir
 
-    state_dir = CliSettings().state_dir
-    return (state_dir if state_dir.is_absolute() else root / state_dir) / "outputs.json"
+    return state_dir() / "outputs.json"

@@ -473,7 +473,8 @@ class IdleEngine:
             log[next(iter(log))] = "failed +9999999s: " + "x" * MAX_REASON
         encode_document(trial)
 
-    def save(self, document: dict[str, Any]) -> None:
+    def save(self, document: dict[str, Any], *, name: str | None = None,
+             description: str = "garmaxctl idle snapshot (docs/idle.md)") -> None:
         document["updated_at"] = _iso(self.clock())
         try:
             value, tier = encode_document(document)
@@ -489,8 +490,8 @@ class IdleEngine:
             document["tier"] = "Advanced"  # never written back to Standard (AWS refuses)
             value, tier = encode_document(document)
         self.aws.client("ssm").put_parameter(
-            Name=snapshot_param(self.stage), Value=value, Type="String", Overwrite=True,
-            Tier=tier, Description="garmaxctl idle snapshot (docs/idle.md)")
+            Name=name or snapshot_param(self.stage), Value=value, Type="String",
+            Overwrite=True, Tier=tier, Description=description)
 
     def new_document(self, resources: dict[str, Any]) -> dict[str, Any]:
         now = _iso(self.clock())
@@ -1060,11 +1061,10 @@ class IdleEngine:
         document["phase"] = "restored"
         document["restored_at"] = _iso(self.clock())
         target = archive_param(self.stage, document["created_at"])
-        value, tier = encode_document(document)
-        ssm = self.aws.client("ssm")
-        ssm.put_parameter(Name=target, Value=value, Type="String", Overwrite=True, Tier=tier,
-                          Description="garmaxctl idle snapshot, archived after restore")
-        ssm.delete_parameter(Name=snapshot_param(self.stage))
+        # The same size rules as the live snapshot (the down log may be trimmed to fit).
+        self.save(document, name=target,
+                  description="garmaxctl idle snapshot, archived after restore")
+        self.aws.client("ssm").delete_parameter(Name=snapshot_param(self.stage))
         report.archived_to = target
         report.phase = "restored"
         report.outcome = "restored"

@@ -206,12 +206,14 @@ class SmokeRun:
             else:
                 self.record("render sd", SKIPPED, "rendering spends money on "
                             f"{self.target.stage}: pass --allow-spend")
-        except SmokeFailed as failure:
+        except Exception as failure:  # SmokeFailed, or an AWS error: a failed step either way
             names = ("upload inputs", "create session", "preview ready", "request render",
                      "render completed")
             done = {s.name for s in self.result.steps}
             pending = next((n for n in names if n not in done), "smoke")
-            self.record(pending, FAIL, str(failure))
+            detail = str(failure) if isinstance(failure, SmokeFailed) else \
+                f"{type(failure).__name__}: {' '.join(str(failure).split())[:200]}"
+            self.record(pending, FAIL, detail)
         finally:
             self.clean_up()
             self.look_for_leftovers()
@@ -387,17 +389,25 @@ class SmokeRun:
             except Exception as exc:
                 left.append(f"s3://{bucket}/{key} (cannot tell: {type(exc).__name__})")
         ddb = self.aws.client("dynamodb")
+
+        def item_left(table: str, pk: str, label: str) -> None:
+            try:
+                if ddb.get_item(TableName=table, Key={"pk": {"S": pk}},
+                                ConsistentRead=True).get("Item"):
+                    left.append(f"{label} {pk}")
+            except Exception as exc:
+                left.append(f"{label} {pk} (cannot tell: {type(exc).__name__})")
+
         for table, pk in self.created.items:
-            if ddb.get_item(TableName=table, Key={"pk": {"S": pk}},
-                            ConsistentRead=True).get("Item"):
-                left.append(f"item {pk}")
+            item_left(table, pk, "item")
         quotas = self.target.output(contract.OutputKey.QUOTAS_TABLE)
         if quotas and self.aws.is_local:
             for pk in self.created.quota_keys:
-                if ddb.get_item(TableName=quotas, Key={"pk": {"S": pk}},
-                                ConsistentRead=True).get("Item"):
-                    left.append(f"quota counter {pk}")
-        left += [f"message {m}" for m in self.messages_naming_us(delete=False)]
+                item_left(quotas, pk, "quota counter")
+        try:
+            left += [f"message {m}" for m in self.messages_naming_us(delete=False)]
+        except Exception as exc:
+            left.append(f"messages (cannot tell: {type(exc).__name__})")
 
 
 def _utcnow() -> Any:
