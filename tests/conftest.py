@@ -55,6 +55,11 @@ class LocalStack:
     """A LOCAL platform deployed once per test session by `garmaxctl local up --detach`
     in a subprocess (``mock_aws`` and an in-process moto server would share state)."""
 
+    # The runtime caches secrets for 5 minutes, as on Lambda: every test that puts a Stripe
+    # webhook secret on the shared stack uses this one value, or a later test would sign
+    # with a secret the handlers have not read yet.
+    WEBHOOK_SECRET = "whsec_local_stack_tests_0123456789abcdef"
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self.port = free_port()

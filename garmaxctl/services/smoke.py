@@ -307,18 +307,19 @@ class SmokeRun:
     # ------------------------------------------------------------------ clean-up
 
     def queue_urls(self) -> list[str]:
-        """The try-on and render DLQs. The work queues are never read: every receive adds
-        to the receive count of other users' messages there and would push a backlog into
-        the DLQ; what smoke sent to them is consumed by the processors."""
+        """The try-on and render DLQs, and on LOCAL the work queues too. On a real stage
+        the work queues are never read: every receive adds to the receive count of other
+        users' messages there and could push a backlog into the DLQ; a message smoke left
+        there is consumed by the processor (which skips a session that is gone)."""
         urls = []
         for queue in (contract.Queue.TRYON, contract.Queue.RENDER):
-            url = self.target.output(contract.QUEUE_OUTPUTS[queue][1])
-            if url:
-                urls.append(url)
+            work, dlq = contract.QUEUE_OUTPUTS[queue]
+            keys = (work, dlq) if self.aws.is_local else (dlq,)
+            urls += [url for url in map(self.target.output, keys) if url]
         return urls
 
     def messages_naming_us(self, *, delete: bool) -> list[str]:
-        """Messages in the try-on/render DLQs that name this run's ids."""
+        """Messages that name this run's ids (see ``queue_urls`` for where it looks)."""
         if not self.created.ids:
             return []
         sqs = self.aws.client("sqs")

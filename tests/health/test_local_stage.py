@@ -227,14 +227,14 @@ def test_verify_fails_on_a_public_bucket(local, cli) -> None:
 def test_verify_checks_the_stripe_webhook_when_a_secret_is_set(local, cli) -> None:
     ssm = local.client("ssm")
     path = contract.PARAMS_BY_ENV_KEY["STRIPE_WEBHOOK_SECRET"].full_path(STAGE)
-    ssm.put_parameter(Name=path, Value="whsec_tests_health_0123", Type="SecureString",
+    ssm.put_parameter(Name=path, Value=local.WEBHOOK_SECRET, Type="SecureString",
                       Overwrite=True)
     try:
         result, document = cli.json("verify")
         [row] = [r for r in document["data"]["rows"] if r["item"].startswith("Stripe")]
         assert row["status"] == "pass", row
         assert "bad signature: HTTP 400 invalid_signature" in row["detail"]
-        assert "whsec_tests_health_0123" not in result.stdout
+        assert local.WEBHOOK_SECRET not in result.stdout
     finally:
         ssm.delete_parameter(Name=path)
     _, document = cli.json("verify")

@@ -141,3 +141,20 @@ def test_stripe_webhook_row_fails_when_the_secret_does_not_match(dev, cli) -> No
     [row] = [r for r in document["data"]["rows"] if r["item"].startswith("Stripe")]
     assert row["status"] == "fail" and "signed: HTTP 400" in row["detail"]
     assert "must match" in row["fix"] and result.exit_code == 1
+
+
+def test_smoke_never_reads_a_real_stages_work_queues(dev) -> None:
+    # Every receive raises the receive count of other users' messages: on a real stage
+    # smoke looks for its leftovers in the DLQs only.
+    import base64
+    import json
+
+    from garmaxctl import contract
+    from garmaxctl.services.health import resolve_target
+
+    claims = base64.urlsafe_b64encode(json.dumps({"sub": "qa-user"}).encode()).decode()
+    target = resolve_target(dev.aws(), api_url=dev.api.url)
+    run = smoke.SmokeRun(target, render=False, token=f"e30.{claims.rstrip('=')}.sig")
+    dlqs = {dev.outputs[dlq] for queue, (_, dlq) in contract.QUEUE_OUTPUTS.items()
+            if queue in (contract.Queue.TRYON, contract.Queue.RENDER)}
+    assert set(run.queue_urls()) == dlqs

@@ -77,7 +77,7 @@ def webhook_secret(local_stack):
     if existing is not None:
         yield existing["Value"]
         return
-    secret = f"whsec_idle_{uuid.uuid4().hex}"
+    secret = local_stack.WEBHOOK_SECRET
     ssm.put_parameter(Name=SECRET_PATH, Value=secret, Type="SecureString")
     try:
         yield secret
