@@ -9,9 +9,25 @@ import sys
 import pytest
 
 from garmaxctl import __version__
+from garmaxctl.app import app
 
 HEAVY = ("boto3", "botocore", "pydantic", "pydantic_settings", "moto", "aws_cdk")
-GROUPS = ("local", "config")
+GROUPS = tuple(sorted(group.name for group in app.registered_groups if group.name))
+COMMANDS = tuple(sorted(c.name for c in app.registered_commands
+                        if c.name and not c.hidden))
+
+
+def test_every_group_and_command_is_registered() -> None:
+    assert {"local", "config", "params", "idle"} <= set(GROUPS)
+    assert {"doctor", "synth", "diff", "bootstrap", "deploy", "destroy", "outputs", "health",
+            "verify", "smoke", "status"} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_command_help(cli, command: str) -> None:
+    result = cli(command, "--help")
+    assert result.exit_code == 0
+    assert "Usage" in result.stdout
 
 
 def test_version(cli) -> None:
@@ -23,7 +39,7 @@ def test_version(cli) -> None:
 def test_root_help_lists_every_group(cli) -> None:
     result = cli("--help")
     assert result.exit_code == 0
-    for word in (*GROUPS, "doctor", "--stage", "--output", "--env-file"):
+    for word in (*GROUPS, *COMMANDS, "--stage", "--output", "--env-file"):
         assert word in result.stdout
 
 
