@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 from moto.core.common_models import CloudFormationModel
 
@@ -44,6 +44,44 @@ def _unsupported_attr(attribute_name: str) -> Exception:
 
     logger.debug("unsupported GetAtt attribute %s", attribute_name)
     return UnformattedGetAttTemplateException()
+
+
+class _Declared:
+    """moto's registration methods, from class attributes. A mixin, not a base class:
+    moto lists only *direct* subclasses of ``CloudFormationModel``, so each model still
+    names ``CloudFormationModel`` itself, after this mixin.
+
+    - ``CFN_TYPE``: the CloudFormation type; ``CFN_NAME_PROPERTY``: the property that holds
+      a physical name ("" when the type has none);
+    - ``PHYSICAL_ID``: the attribute holding the physical id (what ``Ref`` returns);
+    - ``CFN_ATTRS``: ``GetAtt`` name -> attribute.
+    """
+
+    CFN_TYPE: ClassVar[str]
+    CFN_NAME_PROPERTY: ClassVar[str] = ""
+    PHYSICAL_ID: ClassVar[str]
+    CFN_ATTRS: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def cloudformation_name_type(cls) -> str:
+        return cls.CFN_NAME_PROPERTY
+
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.CFN_TYPE
+
+    @property
+    def physical_resource_id(self) -> str:
+        return str(getattr(self, self.PHYSICAL_ID))
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in cls.CFN_ATTRS
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        if attribute_name in self.CFN_ATTRS:
+            return str(getattr(self, self.CFN_ATTRS[attribute_name]))
+        raise _unsupported_attr(attribute_name)
 
 
 # --------------------------------------------------------------------------------------
@@ -95,7 +133,7 @@ def _metric_data_queries(metrics: list[dict[str, Any]] | None) -> list[Any] | No
     return queries
 
 
-class GarmaxCfnAlarm(CloudFormationModel):
+class GarmaxCfnAlarm(_Declared, CloudFormationModel):
     """``AWS::CloudWatch::Alarm`` through the CloudWatch backend's ``put_metric_alarm``.
 
     Ref -> alarm name, GetAtt Arn -> alarm ARN (as on AWS). ``ActionsEnabled`` defaults to
@@ -108,26 +146,10 @@ class GarmaxCfnAlarm(CloudFormationModel):
         self.name = name
         self.arn = arn
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "AlarmName"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CloudWatch::Alarm"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.name
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Arn"
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        if attribute_name == "Arn":
-            return self.arn
-        raise _unsupported_attr(attribute_name)
+    CFN_TYPE = "AWS::CloudWatch::Alarm"
+    CFN_NAME_PROPERTY = "AlarmName"
+    PHYSICAL_ID = "name"
+    CFN_ATTRS = {"Arn": "arn"}
 
     @classmethod
     def _put(
@@ -222,7 +244,7 @@ class GarmaxCfnAlarm(CloudFormationModel):
 # --------------------------------------------------------------------------------------
 
 
-class GarmaxCfnBucketPolicy(CloudFormationModel):
+class GarmaxCfnBucketPolicy(_Declared, CloudFormationModel):
     """``AWS::S3::BucketPolicy`` through the S3 backend's ``put_bucket_policy``.
 
     Stored as on AWS (``GetBucketPolicy`` returns it). Enforcement of conditional
@@ -233,21 +255,8 @@ class GarmaxCfnBucketPolicy(CloudFormationModel):
     def __init__(self, bucket_name: str) -> None:
         self.bucket_name = bucket_name
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::S3::BucketPolicy"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.bucket_name
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return False
+    CFN_TYPE = "AWS::S3::BucketPolicy"
+    PHYSICAL_ID = "bucket_name"
 
     @staticmethod
     def _backend(account_id: str, region_name: str) -> Any:
@@ -313,33 +322,16 @@ def _queue_name_from_url(url: str) -> str:
     return url.rstrip("/").rsplit("/", 1)[-1]
 
 
-class GarmaxCfnQueuePolicy(CloudFormationModel):
+class GarmaxCfnQueuePolicy(_Declared, CloudFormationModel):
     """``AWS::SQS::QueuePolicy``: sets each queue's ``Policy`` attribute (as AWS does)."""
 
     def __init__(self, logical_id: str, queue_urls: list[str]) -> None:
         self.logical_id = logical_id
         self.queue_urls = queue_urls
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SQS::QueuePolicy"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.logical_id
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Id"
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        if attribute_name == "Id":
-            return self.logical_id
-        raise _unsupported_attr(attribute_name)
+    CFN_TYPE = "AWS::SQS::QueuePolicy"
+    PHYSICAL_ID = "logical_id"
+    CFN_ATTRS = {"Id": "logical_id"}
 
     @staticmethod
     def _set_policy(account_id: str, region_name: str, url: str, policy: str) -> None:
@@ -437,7 +429,7 @@ def _apigw_backend(account_id: str, region_name: str) -> Any:
     return apigateway_backends[account_id][region_name]
 
 
-class GarmaxCfnApiStage(CloudFormationModel):
+class GarmaxCfnApiStage(_Declared, CloudFormationModel):
     """``AWS::ApiGateway::Stage`` through the API Gateway backend's ``create_stage``.
 
     Ref -> stage name (as on AWS), so ``RestApi.url`` outputs resolve. Method settings
@@ -449,21 +441,9 @@ class GarmaxCfnApiStage(CloudFormationModel):
         self.rest_api_id = rest_api_id
         self.stage_name = stage_name
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "StageName"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ApiGateway::Stage"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.stage_name
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return False
+    CFN_TYPE = "AWS::ApiGateway::Stage"
+    CFN_NAME_PROPERTY = "StageName"
+    PHYSICAL_ID = "stage_name"
 
     @staticmethod
     def _apply_settings(stage: Any, properties: dict[str, Any]) -> None:
@@ -564,7 +544,7 @@ class GarmaxCfnApiStage(CloudFormationModel):
             _apigw_backend(account_id, region_name).delete_stage(self.rest_api_id, self.stage_name)
 
 
-class GarmaxCfnApiAccount(CloudFormationModel):
+class GarmaxCfnApiAccount(_Declared, CloudFormationModel):
     """``AWS::ApiGateway::Account``: sets the region's CloudWatch role ARN.
 
     Deleting the resource leaves the account setting in place, as on AWS (the setting
@@ -575,26 +555,13 @@ class GarmaxCfnApiAccount(CloudFormationModel):
         self.account_id = account_id
         self.region_name = region_name
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ApiGateway::Account"
+    CFN_TYPE = "AWS::ApiGateway::Account"
+    PHYSICAL_ID = "setting_id"
+    CFN_ATTRS = {"Id": "setting_id"}
 
     @property
-    def physical_resource_id(self) -> str:
+    def setting_id(self) -> str:
         return f"{self.account_id}-{self.region_name}-apigateway-account"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Id"
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        if attribute_name == "Id":
-            return self.physical_resource_id
-        raise _unsupported_attr(attribute_name)
 
     @classmethod
     def create_from_cloudformation_json(
@@ -652,7 +619,7 @@ _SUBSCRIPTION_ATTRIBUTES = (
 )
 
 
-class GarmaxCfnSnsSubscription(CloudFormationModel):
+class GarmaxCfnSnsSubscription(_Declared, CloudFormationModel):
     """``AWS::SNS::Subscription`` through the SNS backend's ``subscribe``.
 
     Ref -> subscription ARN. Nothing is delivered by e-mail: moto records the
@@ -662,26 +629,9 @@ class GarmaxCfnSnsSubscription(CloudFormationModel):
     def __init__(self, arn: str) -> None:
         self.arn = arn
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SNS::Subscription"
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.arn
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Arn"
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        if attribute_name == "Arn":
-            return self.arn
-        raise _unsupported_attr(attribute_name)
+    CFN_TYPE = "AWS::SNS::Subscription"
+    PHYSICAL_ID = "arn"
+    CFN_ATTRS = {"Arn": "arn"}
 
     @staticmethod
     def _backend(account_id: str, region_name: str) -> Any:
