@@ -170,6 +170,14 @@ _INVALID_CREDS = {"InvalidClientTokenId", "UnrecognizedClientException", "Signat
                   "InvalidAccessKeyId", "AuthFailure"}
 
 
+def error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a botocore ``ClientError`` (``ParameterNotFound``...), or None."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str((response.get("Error") or {}).get("Code") or "") or None
+    return None
+
+
 def translate_error(exc: BaseException, stage: str) -> GarmaxError:
     """A botocore exception as a one-line GarmaxError that says what to do."""
     name = type(exc).__name__

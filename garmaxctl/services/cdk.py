@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from garmaxctl import __version__, contract
+from garmaxctl.aws import error_code
 from garmaxctl.errors import (
     CdkError,
     OutputMissingError,
@@ -366,7 +367,7 @@ def read_deploy_marker(aws: AwsTarget) -> dict[str, Any] | None:
         value = aws.client("ssm").get_parameter(
             Name=contract.ops_prefix(stage) + DEPLOY_MARKER)["Parameter"]["Value"]
     except Exception as exc:
-        if "ParameterNotFound" in type(exc).__name__ or "ParameterNotFound" in str(exc):
+        if error_code(exc) == "ParameterNotFound":
             return None
         raise
     return json.loads(value)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from garmaxctl import contract
+from garmaxctl.aws import error_code
 
 if TYPE_CHECKING:
     from garmaxctl.aws import AwsTarget
@@ -108,20 +109,18 @@ class Target:
 
 
 def read_idle_snapshot(aws: AwsTarget) -> dict[str, Any] | None:
-    """The idle snapshot parameter (its existence means the stage is idle), or None."""
+    """The idle snapshot (its existence means the stage is idle), or None; an unreadable
+    one still means idle."""
+    from garmaxctl.services.idle import read_snapshot
+
     stage = str(aws.stage.stage)
-    name = contract.ops_prefix(stage) + contract.IDLE_SNAPSHOT_PARAM
     try:
-        value = aws.client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
-    except Exception as exc:
-        if "ParameterNotFound" in type(exc).__name__ or "ParameterNotFound" in str(exc):
-            return None
-        raise
-    try:
-        snapshot = json.loads(value)
+        snapshot = read_snapshot(aws, stage)
     except ValueError:
         return {"schema": None, "stage": stage, "phase": "unreadable"}
-    return snapshot if isinstance(snapshot, dict) else {"stage": stage, "phase": "unreadable"}
+    if snapshot is None or isinstance(snapshot, dict):
+        return snapshot
+    return {"stage": stage, "phase": "unreadable"}
 
 
 def local_api_url() -> tuple[str | None, str]:
@@ -222,10 +221,7 @@ class Check:
 
 
 def _client_error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", type(exc).__name__))
-    return type(exc).__name__
+    return error_code(exc) or type(exc).__name__
 
 
 def check_api_health(target: Target) -> CheckResult:

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from garmaxctl import __version__, contract
+from garmaxctl.aws import error_code
 from garmaxctl.errors import GarmaxError, OperationError
 
 if TYPE_CHECKING:
@@ -271,13 +272,8 @@ class IdleState:
 
 # ============================================================================ snapshot I/O
 
-def _client_error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
 def _not_found(exc: BaseException) -> bool:
-    code = _client_error_code(exc)
+    code = error_code(exc) or ""
     return code in ("ParameterNotFound", "ResourceNotFoundException", "ResourceNotFound",
                     "ServiceNotFoundException", "ClusterNotFoundException",
                     "DBClusterNotFoundFault", "ObjectNotFoundException") or \
@@ -394,7 +390,7 @@ class IdleEngine:
                                   Description="garmaxctl idle lock (do not edit)")
                 return broken
             except Exception as exc:
-                if _client_error_code(exc) != "ParameterAlreadyExists":
+                if error_code(exc) != "ParameterAlreadyExists":
                     raise
             held = self.read_lock()
             if held is None:
@@ -579,7 +575,7 @@ class IdleEngine:
                                      "ProvisionedConcurrencyConfigs", FunctionName=name)
         except Exception as exc:
             if "not yet implemented" in str(exc).lower() or \
-                    _client_error_code(exc) in ("404", "NotImplemented",
+                    error_code(exc) in ("404", "NotImplemented",
                                                 "UnknownOperationException"):
                 self.provisioned_supported = False
                 return None

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from garmaxctl import contract, redact
+from garmaxctl.aws import error_code
 from garmaxctl.contract import Kind, ParamSpec
 from garmaxctl.errors import Interrupted, OperationError, UsageError
 
@@ -126,13 +127,6 @@ def _error_text(exc: BaseException) -> tuple[str, str]:
     else:
         code, message = type(exc).__name__, str(exc)
     return code, redact.redact(" ".join(message.split()))[:300]
-
-
-def _client_error_code(exc: BaseException) -> str | None:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return str((response.get("Error") or {}).get("Code") or "") or None
-    return None
 
 
 def connect(aws: AwsTarget) -> Any:
@@ -441,7 +435,7 @@ def _put(client: Any, item: PlanItem, value: str, kms_alias: str) -> tuple[int, 
     try:
         return int(client.put_parameter(**kwargs)["Version"]), None
     except Exception as exc:
-        if _client_error_code(exc) != _TYPE_MISMATCH or item.current_type == item.type:
+        if error_code(exc) != _TYPE_MISMATCH or item.current_type == item.type:
             raise
     # AWS documents that a type cannot change in place (HierarchyTypeMismatchException):
     # with --replace-type the parameter is deleted and created again; its history restarts.
@@ -459,7 +453,7 @@ def _write_one(client: Any, plan: ParamsPlan, item: PlanItem, kms_alias: str) ->
             try:
                 client.delete_parameter(Name=item.path)
             except Exception as exc:
-                if _client_error_code(exc) != "ParameterNotFound":
+                if error_code(exc) != "ParameterNotFound":
                     raise
                 result.note = "already gone"
         else:
@@ -591,7 +585,7 @@ def get_parameter(aws: AwsTarget, name: str, stage: str, *, decrypt: bool) -> Pa
     try:
         item = client.get_parameter(Name=path, WithDecryption=decrypt)["Parameter"]
     except Exception as exc:
-        if _client_error_code(exc) == "ParameterNotFound":
+        if error_code(exc) == "ParameterNotFound":
             raise _not_found(path, stage) from None
         raise
     if is_secret(path, item.get("Type", PLAIN)) and not decrypt:
@@ -771,7 +765,7 @@ def _read_history(client: Any, path: str, stage: str) -> list[_Version]:
                     redact.register(version.value)
                 versions.append(version)
     except Exception as exc:
-        if _client_error_code(exc) == "ParameterNotFound":
+        if error_code(exc) == "ParameterNotFound":
             raise _not_found(path, stage) from None
         raise
     return sorted(versions, key=lambda v: v.version)
