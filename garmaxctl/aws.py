@@ -178,6 +178,36 @@ def error_code(exc: BaseException) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class AwsProblem:
+    """A failed AWS call in one line: the error code, the message and the operation."""
+
+    code: str  # AWS's error code (``ParameterNotFound``), else the exception's class name
+    message: str  # one line, secrets redacted, at most 300 characters
+    operation: str | None = None
+
+    def line(self) -> str:
+        """``Operation: Code: message`` (what a report row shows)."""
+        parts = [p for p in (self.operation, self.code, self.message) if p]
+        return ": ".join(parts)
+
+
+def describe_error(exc: BaseException) -> AwsProblem:
+    """The one formatter of AWS errors: every service reports a failed call through it."""
+    from garmaxctl import redact
+
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict) and response.get("Error"):
+        error = response.get("Error") or {}
+        code = str(error.get("Code") or type(exc).__name__)
+        message = str(error.get("Message") or "")
+        operation = getattr(exc, "operation_name", None)
+    else:
+        code, message, operation = type(exc).__name__, str(exc), None
+    return AwsProblem(code=code, message=redact.redact(" ".join(message.split()))[:300],
+                      operation=operation)
+
+
 def translate_error(exc: BaseException, stage: str) -> GarmaxError:
     """A botocore exception as a one-line GarmaxError that says what to do."""
     name = type(exc).__name__
