@@ -53,18 +53,16 @@ def run() -> BenchResult:
     try:
         with mock_aws():
             stage = build_dev_stage(api)
-            aws = stage.aws()
-            target = health.resolve_target(aws)
-            checks = [_slowed(c, DELAY_S) for c in health.build_checks(aws.stage.features)]
+            target = health.prepare(stage.target())
+            checks = [_slowed(c, DELAY_S) for c in health.build_checks()]
             reports: list[health.HealthReport] = []
 
             def concurrent() -> None:
-                reports.append(health.run_health(aws, target=target, checks=checks,
-                                                 timeout=30))
+                reports.append(health.run_health(target, checks=checks, timeout=30))
 
             def serial() -> None:
-                reports.append(health.run_health(aws, target=target, checks=checks,
-                                                 timeout=30, max_workers=1))
+                reports.append(health.run_health(target, checks=checks, timeout=30,
+                                                 max_workers=1))
 
             fast = measure("health (thread pool)", concurrent, repeat=REPEAT,
                            note=f"{len(checks)} checks")

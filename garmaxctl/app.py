@@ -1,9 +1,14 @@
-"""The root Typer app: global options, command groups, and the ONE place where errors
-become exit codes (DESIGN.md "Contracts"; docs/exit-codes.md).
+"""The root Typer app: global options, and the ONE place where results and errors become
+exit codes (DESIGN.md "Contracts"; docs/exit-codes.md).
+
+The command tree comes from ``garmaxctl.registry`` (built lazily by
+``garmaxctl.cli.GarmaxGroup``). A command returns an :class:`garmaxctl.output.Outcome`;
+:func:`finish` renders it and derives the exit code and symbolic error code from its
+``failure`` with the same mapping as a raised error (:func:`classify`).
 
 Global options are accepted before or after the command, as the aws CLI accepts them
 (``garmaxctl -o json doctor`` and ``garmaxctl doctor -o json``). Nothing heavy is imported
-here: ``garmaxctl --help`` loads neither boto3, pydantic, moto nor aws_cdk.
+here: ``garmaxctl --help`` loads no command module, boto3, pydantic, moto nor aws_cdk.
 """
 
 from __future__ import annotations
@@ -16,12 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from typer import _click as click  # Typer 0.29 vendors Click: its exceptions live here
 from typer._click import exceptions as click_exceptions
-from typer.core import TyperGroup
 
 from garmaxctl import __version__, output, redact
-from garmaxctl.errors import ExitCode, GarmaxError, Interrupted
+from garmaxctl.cli import GarmaxGroup, GlobalOptions
+from garmaxctl.errors import ExitCode, GarmaxError
 
 # Global options: name -> takes a value. Hoisted to the front of argv wherever they appear.
 GLOBAL_OPTIONS: dict[str, bool] = {
@@ -85,22 +89,8 @@ def _prescan(args: Sequence[str], flag_names: tuple[str, ...]) -> str | None:
     return None
 
 
-class GarmaxGroup(TyperGroup):
-    """Records the full command path for the JSON envelope; the root also owns ``main``."""
-
-    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
-        name, command, rest = super().resolve_command(ctx, args)
-        if command is not None:
-            words = [*ctx.command_path.split()[1:], command.name or name or ""]
-            output.configure(command=" ".join(words))
-        return name, command, rest
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (KeyboardInterrupt, typer.Abort):
-            # Typer would turn these into a silent Exit(130); JSON mode needs its document.
-            raise Interrupted("interrupted") from None
+class RootGroup(GarmaxGroup):
+    """The root group: hoists global options, renders the command's result, maps errors."""
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True,
@@ -119,12 +109,23 @@ class GarmaxGroup(TyperGroup):
             result = super().main(args=argv, prog_name=prog_name or "garmaxctl",
                                   complete_var=complete_var, standalone_mode=False,
                                   windows_expand_args=windows_expand_args, **extra)
-            code = result if isinstance(result, int) and not isinstance(result, bool) else 0
+            code = finish(result)
         except BaseException as exc:
             code = handle_exception(exc)
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def finish(result: Any) -> int:
+    """Render a command's result; its exit code follows from its ``failure`` (if any)."""
+    if isinstance(result, output.Outcome):
+        if result.failure is None:
+            return output.emit(result, exit_code=ExitCode.OK)
+        exit_code, code, message, _ = classify(result.failure)
+        return output.emit(result, exit_code=exit_code,
+                           error={"code": code, "message": redact.redact(message)})
+    return result if isinstance(result, int) and not isinstance(result, bool) else 0
 
 
 def handle_exception(exc: BaseException) -> int:
@@ -175,7 +176,7 @@ def _version_callback(value: bool) -> None:
 
 
 app = typer.Typer(
-    cls=GarmaxGroup,
+    cls=RootGroup,
     name="garmaxctl",
     help="Deploy and operate the GARMAX AI platform on AWS (LOCAL: the embedded emulator).",
     no_args_is_help=True,
@@ -205,8 +206,6 @@ def root(
     version: bool = typer.Option(False, "--version", is_eager=True, callback=_version_callback,
                                  help="Show the version and exit."),
 ) -> None:
-    from garmaxctl.commands import GlobalOptions
-
     mode = output_mode.lower()
     if mode not in ("table", "json"):
         raise typer.BadParameter(f"{output_mode!r} is not one of table, json",
@@ -219,25 +218,6 @@ def root(
     ctx.obj = options
     if verbose:
         redact.enable_verbose_logging()
-
-
-def _register_commands() -> None:
-    """Every module of ``garmaxctl.commands`` registers its commands through ``register(app)``
-    (each module imports only typer and garmaxctl's light modules at import time)."""
-    import importlib
-    import pkgutil
-
-    from garmaxctl import commands
-
-    modules = [importlib.import_module(f"garmaxctl.commands.{info.name}")
-               for info in pkgutil.iter_modules(commands.__path__) if not info.ispkg]
-    for module in sorted(modules, key=lambda m: (getattr(m, "ORDER", 50), m.__name__)):
-        register = getattr(module, "register", None)
-        if register is not None:
-            register(app)
-
-
-_register_commands()
 
 
 def main() -> None:

@@ -139,17 +139,20 @@ class Alarm(StrEnum):
     ACTIVITY = "IdleActivity"
 
 
+ALARM_PREFIX = "GarmaxAI-"
+
+
 def alarm_name(alarm: Alarm | str, stage: str) -> str:
-    return f"GarmaxAI-{alarm}-{stage}"
+    return f"{ALARM_PREFIX}{alarm}-{stage}"
 
 
 def dashboard_name(stage: str) -> str:
-    return f"GarmaxAI-{stage}"
+    return f"{ALARM_PREFIX}{stage}"
 
 
 def budget_name(stage: str) -> str:
     """The AWS Budgets daily cost budget (``BudgetName`` output)."""
-    return f"GarmaxAI-DailyCost-{stage}"
+    return f"{ALARM_PREFIX}DailyCost-{stage}"
 
 
 def api_stage_name(stage: str) -> str:
@@ -394,3 +397,15 @@ IDLE_SNAPSHOT_PARAM = "idle/snapshot"  # JSON: {"schema", "stage", "phase", "cre
 IDLE_LOCK_PARAM = "idle/lock"
 IDLE_ARCHIVE_PREFIX = "idle/archive/"
 ALARM_MUTES_PREFIX = "alarms/mutes/"
+
+# The daily budgets the runtime's breaker reads (``stages.Budgets`` field -> parameter path
+# below the stage's prefix; pushed from .env, the stage's defaults where unset).
+BUDGET_PARAMS: dict[str, str] = {
+    "daily_usd": "budget/daily-usd",
+    "bedrock_daily_usd": "budget/bedrock-daily-usd",
+    "replicate_daily_usd": "budget/replicate-daily-usd",
+    "gemini_daily_usd": "gemini/daily-budget-usd",
+}
+
+# LOCAL only: the local gateway takes the caller's identity from this header.
+DEV_USER_HEADER = "X-Garmax-Dev-User"

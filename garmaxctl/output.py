@@ -1,8 +1,10 @@
 """Rendering: rich tables for people, one versioned JSON document for machines.
 
 Services return typed results; commands turn them into an :class:`Outcome` (the data for
-JSON plus the tables for people) and call :func:`emit`. Errors are rendered by
-:func:`emit_error`, called only from ``app.py``. In JSON mode exactly one document goes to
+JSON, the tables for people, and the failure if the result is one) and return it;
+``app.py`` calls :func:`emit` with the exit code it derives from the failure. Errors are
+rendered by :func:`emit_error`, called only from ``app.py``. A stream (``health --watch``)
+shows each intermediate result with :func:`show`. In JSON mode exactly one document goes to
 stdout, errors included; messages and progress go to stderr.
 """
 
@@ -46,13 +48,15 @@ class Table:
 
 @dataclass
 class Outcome:
-    """What a command produced: ``data`` for JSON, ``tables``/``lines`` for people."""
+    """What a command produced: ``data`` for JSON, ``tables``/``lines`` for people, and
+    ``failure`` when the result is one (an unhealthy report, a found change): a
+    ``GarmaxError`` that is rendered with the data, never raised. ``app.py`` derives the
+    exit code and the JSON ``error`` from it, as for a raised error."""
 
     data: Any
     tables: list[Table] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)  # printed after the tables (stdout)
-    exit_code: int = 0
-    error: dict[str, str] | None = None  # for an unhealthy-but-rendered result
+    failure: Any = None  # a garmaxctl.errors.GarmaxError, or None for success
     reveal: bool = False  # the user asked for secrets on stdout (--decrypt): not redacted
 
 
@@ -182,23 +186,27 @@ def _redacted(text: str) -> str:
     return redact.redact(text)
 
 
-def emit(outcome: Outcome) -> int:
-    """Print the outcome in the selected mode and return its exit code."""
+def emit(outcome: Outcome, *, exit_code: int = 0,
+         error: dict[str, str] | None = None) -> int:
+    """Print the outcome in the selected mode (``app.py`` passes the exit code and error it
+    derived from the outcome's failure) and return the exit code."""
     if is_json():
-        error = outcome.error
-        if outcome.exit_code != 0 and error is None:
-            error = {"code": "failed", "message": "; ".join(outcome.lines) or "failed"}
-        document = json.dumps(envelope(outcome.data, exit_code=outcome.exit_code,
-                                       error=error), indent=2)
+        document = json.dumps(envelope(outcome.data, exit_code=exit_code, error=error),
+                              indent=2)
         sys.stdout.write((document if outcome.reveal else _redacted(document)) + "\n")
         sys.stdout.flush()
-        return outcome.exit_code
+        return exit_code
     console = stdout_console()
     for table in outcome.tables:
         console.print(render_table(table))
     for line in outcome.lines:
         console.print(line, markup=False, highlight=False)
-    return outcome.exit_code
+    return exit_code
+
+
+def show(outcome: Outcome) -> None:
+    """An intermediate result of a stream or watcher (its exit code does not matter)."""
+    emit(outcome)
 
 
 def emit_error(code: str, message: str, exit_code: int, data: Any = None) -> None:

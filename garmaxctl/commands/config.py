@@ -5,9 +5,8 @@ from __future__ import annotations
 import typer
 
 from garmaxctl import output
-from garmaxctl.commands import new_typer, options
-
-app = new_typer("Show the resolved configuration; validate the .env file.")
+from garmaxctl.cli import options
+from garmaxctl.errors import ConfigError
 
 
 def _flatten(values: dict, prefix: str = "") -> list[tuple[str, object]]:
@@ -22,8 +21,7 @@ def _flatten(values: dict, prefix: str = "") -> list[tuple[str, object]]:
     return rows
 
 
-@app.command("show")
-def show(ctx: typer.Context) -> None:
+def show(ctx: typer.Context) -> output.Outcome:
     """The stage's resolved config and the .env settings (secrets masked)."""
     from garmaxctl.services.config import describe
 
@@ -39,11 +37,10 @@ def show(ctx: typer.Context) -> None:
     ]
     lines = [f"{len(view.problems)} problem(s): run `garmaxctl config validate`"] \
         if view.problems else []
-    output.emit(output.Outcome(data=view, tables=tables, lines=lines))
+    return output.Outcome(data=view, tables=tables, lines=lines)
 
 
-@app.command("validate")
-def validate(ctx: typer.Context) -> None:
+def validate(ctx: typer.Context) -> output.Outcome:
     """Validate the .env file: exit 2 with each problem on its own row."""
     opts = options(ctx)
     env = opts.env()
@@ -53,24 +50,13 @@ def validate(ctx: typer.Context) -> None:
     if not env.exists:
         data["valid"] = False
         message = f"{env.path} not found: create it from .env.example"
-        code = output.emit(output.Outcome(
-            data=data, lines=[message], exit_code=2,
-            error={"code": "env_missing", "message": message}))
-        raise typer.Exit(code)
+        return output.Outcome(data=data, lines=[message],
+                              failure=ConfigError(message, code="env_missing"))
     if env.problems:
         table = output.Table(columns=("line", "key", "problem"),
                              rows=[(p.line, p.key, p.message) for p in env.problems],
                              title=f"{env.path}: {len(env.problems)} problem(s)")
         message = f"{env.path} is invalid: {len(env.problems)} problem(s)"
-        code = output.emit(output.Outcome(
-            data=data, tables=[table], exit_code=2,
-            error={"code": "invalid_config", "message": message}))
-        raise typer.Exit(code)
-    output.emit(output.Outcome(data=data, lines=[f"{env.path} is valid"]))
-
-
-ORDER = 90
-
-
-def register(root: typer.Typer) -> None:
-    root.add_typer(app, name="config")
+        return output.Outcome(data=data, tables=[table],
+                              failure=ConfigError(message, code="invalid_config"))
+    return output.Outcome(data=data, lines=[f"{env.path} is valid"])

@@ -9,16 +9,21 @@ from typing import TYPE_CHECKING
 import typer
 
 from garmaxctl import output
-from garmaxctl.commands import GlobalOptions, confirm, options
-from garmaxctl.errors import UsageError
+from garmaxctl.cli import GlobalOptions, confirm, options
+from garmaxctl.errors import ChangesFound, OperationError, UsageError
 
 if TYPE_CHECKING:
     from garmaxctl.services.cdk import CdkProject
 
 
-def _project(opts: GlobalOptions, label: str) -> tuple[CdkProject, output.progress]:
+def _project(opts: GlobalOptions, label: str, *,
+             reach: bool = True) -> tuple[CdkProject, output.progress]:
+    """The CDK project for the run's stage; ``reach``: the command talks to the stage, so
+    it is probed first (a stopped emulator fails at once, not after the CLI's retries)."""
     from garmaxctl.services.cdk import CdkProject
 
+    if reach:
+        opts.target.connect()
     return CdkProject(aws=opts.aws), output.progress(label)
 
 
@@ -26,38 +31,34 @@ def synth(
     ctx: typer.Context,
     validate: bool = typer.Option(False, "--validate", help="Run cfn-lint on the template."),
     force: bool = typer.Option(False, "--force", help="Synthesize even if nothing changed."),
-) -> None:
+) -> output.Outcome:
     """Synthesize GarmaxAiStack-{STAGE} (skipped when nothing that feeds it changed)."""
     opts = options(ctx)
-    project, progress = _project(opts, f"cdk synth {opts.stage}")
+    project, progress = _project(opts, f"cdk synth {opts.stage}", reach=False)
     with progress as line:
         project.progress = line
         result = project.synth(force=force)
     lines = [f"{result.stack}: {result.template}" +
              (" (unchanged, synthesis skipped)" if result.skipped else "")]
     tables = []
-    code = 0
+    failure = None
     if validate:
         result.lint = project.lint(result)
         if result.lint:
             tables.append(output.Table(columns=("rule", "level", "resource", "message"),
                                        rows=[tuple(f.values()) for f in result.lint],
                                        title="cfn-lint findings"))
-            code = 1
+            failure = OperationError(f"cfn-lint: {len(result.lint)} finding(s)",
+                                     code="lint_failed")
         lines.append(f"cfn-lint: {len(result.lint)} finding(s)")
-    code = output.emit(output.Outcome(
-        data=result, tables=tables, lines=lines, exit_code=code,
-        error={"code": "lint_failed", "message": f"cfn-lint: {len(result.lint)} finding(s)"}
-        if code else None))
-    if code:
-        raise typer.Exit(code)
+    return output.Outcome(data=result, tables=tables, lines=lines, failure=failure)
 
 
 def diff(
     ctx: typer.Context,
     exit_code: bool = typer.Option(False, "--exit-code",
                                    help="Exit 3 when the stack would change."),
-) -> None:
+) -> output.Outcome:
     """Show what a deploy would change (the CDK diff)."""
     from garmaxctl.services import cdk
 
@@ -68,15 +69,12 @@ def diff(
         result = cdk.diff(project)
     summary = "changes found" if result.has_changes else "no differences"
     changed = exit_code and result.has_changes
-    code = output.emit(output.Outcome(
-        data=result, lines=[*result.lines, summary], exit_code=3 if changed else 0,
-        error={"code": "changes", "message": f"{result.stack} would change"} if changed
-        else None))
-    if code:
-        raise typer.Exit(code)
+    return output.Outcome(
+        data=result, lines=[*result.lines, summary],
+        failure=ChangesFound(f"{result.stack} would change") if changed else None)
 
 
-def bootstrap(ctx: typer.Context) -> None:
+def bootstrap(ctx: typer.Context) -> output.Outcome:
     """Bootstrap the stage's account and region for the CDK (idempotent)."""
     from garmaxctl.services import cdk
 
@@ -87,7 +85,7 @@ def bootstrap(ctx: typer.Context) -> None:
         project.progress = line
         result = cdk.bootstrap(project)
     state = "bootstrapped" if result["changed"] else "already bootstrapped (no changes)"
-    output.emit(output.Outcome(data=result, lines=[f"{result['environment']}: {state}"]))
+    return output.Outcome(data=result, lines=[f"{result['environment']}: {state}"])
 
 
 def deploy(
@@ -100,7 +98,7 @@ def deploy(
     outputs_file: Path | None = typer.Option(None, "--outputs-file",
                                              help="Merge the outputs into this JSON file."),
     force: bool = typer.Option(False, "--force", help="Deploy even while the stage is idle."),
-) -> None:
+) -> output.Outcome:
     """Deploy GarmaxAiStack-{STAGE} through the CDK CLI; record a deploy marker."""
     from garmaxctl.services import cdk
 
@@ -125,18 +123,17 @@ def deploy(
                             outputs_file=outputs_file, approve=approve)
     rows = sorted(result.outputs.items())
     verdict = "deployed" if result.changed else "no changes"
-    output.emit(output.Outcome(
+    return output.Outcome(
         data=result, tables=[output.Table(columns=("output", "value"), rows=rows,
                                           title=f"{result.stack} ({result.status})")],
-        lines=[f"{result.stack}: {verdict}; outputs merged into {result.outputs_file}"]))
+        lines=[f"{result.stack}: {verdict}; outputs merged into {result.outputs_file}"])
 
 
 def _refuse_while_idle(opts: GlobalOptions, force: bool) -> None:
     """Refuse while the stage is idle (deploying would silently undo idle's settings)."""
-    from garmaxctl.services.idle import idle_state, snapshot_param
+    from garmaxctl.stage.idle_state import idle_state, snapshot_param
 
-    if not opts.aws.is_local:
-        opts.aws.check_account()
+    opts.target.check_account()
     state = idle_state(opts.aws)
     if not state.idle:
         return
@@ -151,7 +148,7 @@ def _refuse_while_idle(opts: GlobalOptions, force: bool) -> None:
         code="stage_idle", hint="run `garmaxctl idle up` first, or pass --force")
 
 
-def destroy(ctx: typer.Context) -> None:
+def destroy(ctx: typer.Context) -> output.Outcome:
     """Delete GarmaxAiStack-{STAGE} (asks on every stage; PROD: type the stage name)."""
     from garmaxctl.services import cdk
 
@@ -162,34 +159,23 @@ def destroy(ctx: typer.Context) -> None:
     with progress as line:
         project.progress = line
         result = cdk.destroy(project)
-    output.emit(output.Outcome(data=result, lines=[result["detail"]]))
+    return output.Outcome(data=result, lines=[result["detail"]])
 
 
 def outputs(
     ctx: typer.Context,
     outputs_file: Path | None = typer.Option(None, "--outputs-file",
                                              help="Also merge them into this JSON file."),
-) -> None:
+) -> output.Outcome:
     """The stack's CloudFormation outputs."""
     from garmaxctl import contract
     from garmaxctl.services import cdk
 
     opts = options(ctx)
-    values = cdk.stack_outputs(opts.aws)
+    values = opts.target.outputs()
     if outputs_file:
         cdk.merge_outputs_file(outputs_file, contract.stack_name(opts.stage.value), values)
-    output.emit(output.Outcome(
+    return output.Outcome(
         data={"stack": contract.stack_name(opts.stage.value), "outputs": values},
         tables=[output.Table(columns=("output", "value"), rows=sorted(values.items()),
-                             title=contract.stack_name(opts.stage.value))]))
-
-
-COMMANDS = (synth, diff, bootstrap, deploy, destroy, outputs)
-
-
-ORDER = 20
-
-
-def register(root: typer.Typer) -> None:
-    for command in COMMANDS:
-        root.command(command.__name__, help=command.__doc__)(command)
+                             title=contract.stack_name(opts.stage.value))])

@@ -5,10 +5,11 @@ from __future__ import annotations
 import typer
 
 from garmaxctl import output
-from garmaxctl.commands import options
+from garmaxctl.cli import options
+from garmaxctl.errors import OperationError
 
 
-def doctor(ctx: typer.Context) -> None:
+def doctor(ctx: typer.Context) -> output.Outcome:
     """Check tools, credentials, the emulator (LOCAL) and .env for the stage."""
     from garmaxctl.services.doctor import run_doctor
 
@@ -19,15 +20,6 @@ def doctor(ctx: typer.Context) -> None:
                          title=f"doctor — stage {report.stage}")
     failed = len(report.failed)
     summary = "all checks passed" if report.ok else f"{failed} check(s) failed"
-    code = output.emit(output.Outcome(
-        data=report, tables=[table], lines=[summary], exit_code=0 if report.ok else 1,
-        error=None if report.ok else {"code": "doctor_failed", "message": summary}))
-    if code:
-        raise typer.Exit(code)
-
-
-ORDER = 10
-
-
-def register(root: typer.Typer) -> None:
-    root.command("doctor", help=doctor.__doc__)(doctor)
+    return output.Outcome(
+        data=report, tables=[table], lines=[summary],
+        failure=None if report.ok else OperationError(summary, code="doctor_failed"))

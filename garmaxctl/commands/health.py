@@ -8,8 +8,8 @@ from typing import Any
 import typer
 
 from garmaxctl import output
-from garmaxctl.commands import options
-from garmaxctl.errors import UsageError
+from garmaxctl.cli import options
+from garmaxctl.errors import OperationError, UsageError
 
 
 def health_outcome(report: Any) -> output.Outcome:
@@ -28,9 +28,9 @@ def health_outcome(report: Any) -> output.Outcome:
         data=data,
         tables=[output.Table(columns=("check", "status", "latency", "detail"), rows=rows,
                              title=f"health — stage {report.stage}")],
-        lines=[summary], exit_code=0 if report.ok else 1,
-        error=None if report.ok else {"code": "unhealthy",
-                                      "message": f"{report.status}: {problems}"})
+        lines=[summary],
+        failure=None if report.ok else OperationError(f"{report.status}: {problems}",
+                                                      code="unhealthy"))
 
 
 def health(
@@ -41,7 +41,7 @@ def health(
                                      help="With --watch: stop after this many runs."),
     timeout: float = typer.Option(10.0, "--timeout", min=0.1,
                                   help="Seconds each check may take."),
-) -> None:
+) -> output.Outcome:
     """Check the stage: API, functions, queues and DLQs, tables, buckets, Aurora, Redis,
     required parameters, alarms — all at once. Exit 0 healthy, 1 degraded or unhealthy."""
     from garmaxctl.services.health import run_health
@@ -56,21 +56,13 @@ def health(
         raise UsageError("--count only applies with --watch")
     runs = 0
     while True:
-        report = run_health(opts.aws, timeout=timeout)
+        report = run_health(opts.target.fresh(), timeout=timeout)
         runs += 1
         if watch is not None and output.stdout_console().is_terminal:
             output.stdout_console().clear()
-        code = output.emit(health_outcome(report))
+        outcome = health_outcome(report)
         if watch is None or (count is not None and runs >= count):
-            break
+            return outcome
+        output.show(outcome)
         output.note(f"next run in {watch:g} s (Ctrl-C to stop)")
         time.sleep(watch)
-    if code:
-        raise typer.Exit(code)
-
-
-ORDER = 50
-
-
-def register(root: typer.Typer) -> None:
-    root.command("health", help=health.__doc__)(health)

@@ -8,7 +8,8 @@ from typing import Any
 import typer
 
 from garmaxctl import output
-from garmaxctl.commands import GlobalOptions, confirm, new_typer, options
+from garmaxctl.cli import GlobalOptions, confirm, options
+from garmaxctl.errors import PartialFailureError
 
 DRY_RUN = typer.Option(False, "--dry-run", help="Print the plan; change nothing.")
 BREAK_LOCK = typer.Option(False, "--break-lock",
@@ -18,8 +19,7 @@ BREAK_LOCK = typer.Option(False, "--break-lock",
 def _engine(opts: GlobalOptions) -> Any:
     from garmaxctl.services.idle import IdleEngine
 
-    if not opts.aws.is_local:
-        opts.aws.check_account()
+    opts.target.check_account()
     return IdleEngine(opts.aws)
 
 
@@ -29,7 +29,7 @@ def _show(value: Any) -> str:
     return show(value)
 
 
-def _render_report(report: Any) -> int:
+def _render_report(report: Any) -> output.Outcome:
     rows = [(s.group, s.resource, s.attribute, _show(s.before), _show(s.after), s.status,
              s.detail) for s in report.steps if s.status != "unchanged" or report.dry_run]
     tables = [output.Table(columns=("group", "resource", "attribute", "from", "to", "status",
@@ -65,13 +65,13 @@ def _render_report(report: Any) -> int:
         summary = (f"idle {report.action} failed: {report.error or 'a check failed'}; the "
                    f"snapshot is kept — run `garmaxctl idle {report.action}` again to finish")
     lines.append(summary or report.outcome)
-    code = 1 if failed else 0
-    return output.emit(output.Outcome(
-        data=report, tables=tables, lines=lines, exit_code=code,
-        error={"code": "partial_failure", "message": summary or "failed"} if failed else None))
+    return output.Outcome(
+        data=report, tables=tables, lines=lines,
+        failure=PartialFailureError(summary or "failed") if failed else None)
 
 
-def down(ctx: typer.Context, dry_run: bool = DRY_RUN, break_lock: bool = BREAK_LOCK) -> None:
+def down(ctx: typer.Context, dry_run: bool = DRY_RUN,
+         break_lock: bool = BREAK_LOCK) -> output.Outcome:
     """Snapshot, then scale the stage down: API stopped, consumers paused (messages stay
     queued), rules disabled, ECS at 0, Aurora stopped; the Stripe webhook keeps running."""
     opts = options(ctx)
@@ -80,12 +80,11 @@ def down(ctx: typer.Context, dry_run: bool = DRY_RUN, break_lock: bool = BREAK_L
     engine = _engine(opts)
     with output.progress(f"idle down {opts.stage}"):
         report = engine.down(dry_run=dry_run, break_lock=break_lock)
-    code = _render_report(report)
-    if code:
-        raise typer.Exit(code)
+    return _render_report(report)
 
 
-def up(ctx: typer.Context, dry_run: bool = DRY_RUN, break_lock: bool = BREAK_LOCK) -> None:
+def up(ctx: typer.Context, dry_run: bool = DRY_RUN,
+       break_lock: bool = BREAK_LOCK) -> output.Outcome:
     """Restore exactly what the snapshot recorded, in reverse order; read back, warm, probe
     /api/health, then archive the snapshot."""
     opts = options(ctx)
@@ -94,9 +93,7 @@ def up(ctx: typer.Context, dry_run: bool = DRY_RUN, break_lock: bool = BREAK_LOC
     engine = _engine(opts)
     with output.progress(f"idle up {opts.stage}"):
         report = engine.up(dry_run=dry_run, break_lock=break_lock)
-    code = _render_report(report)
-    if code:
-        raise typer.Exit(code)
+    return _render_report(report)
 
 
 def _duration(seconds: float | None) -> str | None:
@@ -108,7 +105,7 @@ def _duration(seconds: float | None) -> str | None:
     return (f"{days}d " if days else "") + f"{hours}h {mins}m"
 
 
-def status(ctx: typer.Context) -> None:
+def status(ctx: typer.Context) -> output.Outcome:
     """Live state beside the snapshot, drift, lock holder, time idle, estimated saving."""
     opts = options(ctx)
     result = _engine(opts).status()
@@ -146,14 +143,4 @@ def status(ctx: typer.Context) -> None:
     if result.kept_running:
         lines.append("kept running while idle: " + ", ".join(result.kept_running))
     lines += result.notes
-    output.emit(output.Outcome(data=result, tables=tables, lines=lines))
-
-
-ORDER = 40
-
-
-def register(root: typer.Typer) -> None:
-    group = new_typer("Scale a stage down while idle and restore it exactly (docs/idle.md).")
-    for command in (down, up, status):
-        group.command(command.__name__, help=command.__doc__)(command)
-    root.add_typer(group, name="idle")
+    return output.Outcome(data=result, tables=tables, lines=lines)

@@ -9,11 +9,8 @@ import time
 import typer
 
 from garmaxctl import output
-from garmaxctl.commands import GlobalOptions, new_typer, options
-from garmaxctl.errors import UsageError
-
-app = new_typer("Run the LOCAL stage on this machine: the embedded AWS emulator, the "
-                "deployed stack, the local API and workers.")
+from garmaxctl.cli import GlobalOptions, options
+from garmaxctl.errors import EmulatorNotRunningError, UsageError
 
 
 def _status_table(status: object) -> output.Table:
@@ -28,13 +25,12 @@ def _local_only(opts: GlobalOptions) -> None:
                          hint="drop --stage (or GARMAX_STAGE)")
 
 
-@app.command("up")
 def up(
     ctx: typer.Context,
     detach: bool = typer.Option(False, "--detach", "-d", help="Run in the background."),
     emulator_only: bool = typer.Option(False, "--emulator-only",
                                        help="Only the AWS emulator: no deploy, API, workers."),
-) -> None:
+) -> output.Outcome:
     """Start the emulator (:4566), deploy LOCAL, serve the API (:3001); Ctrl-C stops all."""
     from garmaxctl import emulator
     from garmaxctl.services import local
@@ -49,16 +45,14 @@ def up(
         lines = [f"emulator {verb} at {status.endpoint_url} (pid {status.pid})"]
         if result.api_url:
             lines.append(f"API at {result.api_url} (try: curl {result.api_url}/api/health)")
-        output.emit(output.Outcome(data=result, lines=lines))
-        return
+        return output.Outcome(data=result, lines=lines)
     port, api_port = emulator.default_port(), emulator.default_api_port()
     state_dir = emulator.default_state_dir()
     running = emulator._check_port_free_for_us(port, state_dir)
     if running:
-        output.emit(output.Outcome(
+        return output.Outcome(
             data=running, lines=[f"already running at {running.endpoint_url} "
-                                 f"(pid {running.pid}); stop it with `garmaxctl local down`"]))
-        return
+                                 f"(pid {running.pid}); stop it with `garmaxctl local down`"])
     state_dir.mkdir(parents=True, exist_ok=True)
 
     def ready(state: emulator.EmulatorState) -> None:
@@ -75,41 +69,36 @@ def up(
     with contextlib.redirect_stdout(sys.stderr):
         emulator.serve(port, state_dir, api_port=None if emulator_only else api_port,
                        ready=ready)
-    output.emit(output.Outcome(data={"stopped": True, "endpoint_url": emulator.endpoint_for(port)},
-                               lines=["emulator stopped"]))
+    return output.Outcome(data={"stopped": True, "endpoint_url": emulator.endpoint_for(port)},
+                          lines=["emulator stopped"])
 
 
-@app.command("down")
-def down(ctx: typer.Context) -> None:
+def down(ctx: typer.Context) -> output.Outcome:
     """Stop what `local up` started (never anything else)."""
     from garmaxctl import emulator
 
     options(ctx)
     result = emulator.stop(emulator.default_state_dir())
-    output.emit(output.Outcome(data=result, lines=[result.detail]))
+    return output.Outcome(data=result, lines=[result.detail])
 
 
-@app.command("status")
-def status(ctx: typer.Context) -> None:
+def status(ctx: typer.Context) -> output.Outcome:
     """Endpoint, API URL, pid and uptime; exit 1 when the emulator is not running."""
     from garmaxctl import emulator
 
     options(ctx)
     current = emulator.status(emulator.default_state_dir(), emulator.default_port())
-    code = output.emit(output.Outcome(
-        data=current, tables=[_status_table(current)], exit_code=0 if current.running else 1,
-        error=None if current.running else {"code": "emulator_not_running",
-                                            "message": f"emulator {current.detail}"}))
-    if code:
-        raise typer.Exit(code)
+    return output.Outcome(
+        data=current, tables=[_status_table(current)],
+        failure=None if current.running else EmulatorNotRunningError(
+            f"emulator {current.detail}"))
 
 
-@app.command("logs")
 def logs(
     ctx: typer.Context,
     lines: int = typer.Option(100, "--lines", "-n", min=0, help="Last N lines (0: all)."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines."),
-) -> None:
+) -> output.Outcome:
     """The emulator's, gateway's and workers' log (one process, one file)."""
     from pathlib import Path
 
@@ -120,21 +109,22 @@ def logs(
     content = emulator.read_log(log_path, lines)
     if not log_path.exists():
         output.note(f"no log yet at {log_path}: start the emulator with `garmaxctl local up`")
-    output.emit(output.Outcome(data={"log_path": str(log_path), "lines": content},
-                               lines=content))
-    if follow and opts.output != "json" and log_path.exists():
-        with open(log_path, "rb") as handle:
-            handle.seek(0, 2)
-            while True:
-                chunk = handle.readline()
-                if chunk:
-                    typer.echo(chunk.decode(errors="replace"), nl=False)
-                else:
-                    time.sleep(0.5)
+    outcome = output.Outcome(data={"log_path": str(log_path), "lines": content},
+                             lines=content)
+    if not (follow and opts.output != "json" and log_path.exists()):
+        return outcome
+    output.show(outcome)
+    with open(log_path, "rb") as handle:
+        handle.seek(0, 2)
+        while True:
+            chunk = handle.readline()
+            if chunk:
+                typer.echo(chunk.decode(errors="replace"), nl=False)
+            else:
+                time.sleep(0.5)
 
 
-@app.command("reset")
-def reset(ctx: typer.Context) -> None:
+def reset(ctx: typer.Context) -> output.Outcome:
     """Wipe every resource in the emulator; redeploy LOCAL when the platform runs."""
     from garmaxctl.services import local
 
@@ -143,12 +133,5 @@ def reset(ctx: typer.Context) -> None:
     with output.progress("local reset") as line:
         result = local.reset(opts.aws, line)
     detail = "wiped and redeployed" if result["redeployed"] else "every resource wiped"
-    output.emit(output.Outcome(data=result,
-                               lines=[f"emulator at {result['endpoint_url']} {detail}"]))
-
-
-ORDER = 80
-
-
-def register(root: typer.Typer) -> None:
-    root.add_typer(app, name="local")
+    return output.Outcome(data=result,
+                          lines=[f"emulator at {result['endpoint_url']} {detail}"])

@@ -11,14 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from garmaxctl import commands, output
-from garmaxctl.commands import GlobalOptions, new_typer, options
+from garmaxctl import cli, output
+from garmaxctl.cli import GlobalOptions, options
+from garmaxctl.errors import ChangesFound, PartialFailureError
 
 if TYPE_CHECKING:
     from garmaxctl.services.params import ParamsPlan, PushReport
-
-app = new_typer("Keep Parameter Store in sync with .env: plan, push, pull, history, "
-                "rollback, restore (secrets never printed).")
 
 _PRUNE = typer.Option(False, "--prune", help="Delete extras: parameters in Parameter Store "
                                              "that the .env file does not have.")
@@ -66,16 +64,16 @@ def _approve(opts: GlobalOptions, plan: ParamsPlan, action: str) -> None:
     from garmaxctl.stages import Stage
 
     deletes = bool(plan.deletes)
-    if (opts.stage is Stage.PROD or deletes) and not opts.yes and commands.stdin_is_tty():
+    if (opts.stage is Stage.PROD or deletes) and not opts.yes and cli.stdin_is_tty():
         _show_plan_on_stderr(plan)
     try:
-        commands.confirm(opts, action, always=deletes)
+        cli.confirm(opts, action, always=deletes)
     except ConfirmationRequired as exc:
         exc.data = _plan_data(plan)
         raise
 
 
-def _emit_report(report: PushReport, plan: ParamsPlan) -> None:
+def _report_outcome(report: PushReport, plan: ParamsPlan) -> output.Outcome:
     rows = [(r.action, r.key or "-", r.name, r.status, r.version,
              (r.error_code and f"{r.error_code}: {r.error}") or r.note) for r in report.results]
     table = output.Table(columns=("action", "key", "parameter", "status", "version",
@@ -83,35 +81,32 @@ def _emit_report(report: PushReport, plan: ParamsPlan) -> None:
                          title=f"params — stage {report.stage} from {report.source}")
     written, failed = len(report.written), len(report.failed)
     lines = [f"plan: {plan.summary()}", f"{written} written, {failed} failed"]
-    error = None
+    failure = None
     if failed:
         not_written = ", ".join(r.key or r.name for r in report.failed)
         message = f"{failed} of {len(report.results)} write(s) failed; not written: " \
                   f"{not_written}"
         lines = [lines[0], message]
-        error = {"code": "partial_failure", "message": message}
+        failure = PartialFailureError(message)
     data = {"report": report, "written": [r.key or r.name for r in report.written],
             "failed": [r.key or r.name for r in report.failed], "counts": plan.counts}
-    code = output.emit(output.Outcome(data=data, tables=[table], lines=lines,
-                                      exit_code=1 if failed else 0, error=error))
-    if code:
-        raise typer.Exit(code)
+    return output.Outcome(data=data, tables=[table], lines=lines, failure=failure)
 
 
-def _apply(opts: GlobalOptions, plan: ParamsPlan, *, dry_run: bool, verb: str) -> None:
+def _apply(opts: GlobalOptions, plan: ParamsPlan, *, dry_run: bool,
+           verb: str) -> output.Outcome:
     """Shared by push, rollback and restore: show, confirm, write, report."""
     from garmaxctl.services import params as svc
 
     if dry_run or not plan.pending:
         if not dry_run:
             svc.check_pushable(plan)
-        output.emit(output.Outcome(data=_plan_data(plan), tables=_plan_tables(plan),
-                                   lines=_plan_lines(plan)))
-        return
+        return output.Outcome(data=_plan_data(plan), tables=_plan_tables(plan),
+                              lines=_plan_lines(plan))
     svc.check_pushable(plan)
     _approve(opts, plan, f"{verb} {len(plan.pending)} parameter change(s)")
-    report = svc.push_plan(opts.aws, plan, opts.stage_config.kms_alias)
-    _emit_report(report, plan)
+    report = svc.push_plan(opts.target, plan, opts.stage_config.kms_alias)
+    return _report_outcome(report, plan)
 
 
 # ----------------------------------------------------------------------------- commands
@@ -122,7 +117,7 @@ def plan(
     replace_type: bool = _REPLACE_TYPE,
     exit_code: bool = typer.Option(False, "--exit-code",
                                    help="Exit 3 when a push would write something."),
-) -> None:
+) -> output.Outcome:
     """Compare .env with Parameter Store: add / change / unchanged / skipped / extra."""
     from garmaxctl.services import params as svc
 
@@ -130,16 +125,12 @@ def plan(
     env = opts.env()
     for problem in env.problems:
         output.warn(f"{env.path}: {problem.key}: {problem.message}")
-    result = svc.plan_from_env(opts.aws, env, opts.stage.value, prune=prune,
-                               replace_type=replace_type)
+    result = svc.plan_from_env(opts.target, env, prune=prune, replace_type=replace_type)
     changed = exit_code and result.has_changes
     message = f"changes found: {result.summary()}"
-    code = output.emit(output.Outcome(
+    return output.Outcome(
         data=_plan_data(result), tables=_plan_tables(result), lines=_plan_lines(result),
-        exit_code=3 if changed else 0,
-        error={"code": "changes", "message": message} if changed else None))
-    if code:
-        raise typer.Exit(code)
+        failure=ChangesFound(message) if changed else None)
 
 
 def push(
@@ -147,46 +138,44 @@ def push(
     dry_run: bool = _DRY_RUN,
     prune: bool = _PRUNE,
     replace_type: bool = _REPLACE_TYPE,
-) -> None:
+) -> output.Outcome:
     """Write what differs from .env (PROD: confirm or --yes; --prune deletes extras)."""
     from garmaxctl.services import params as svc
     from garmaxctl.settings import require_valid
 
     opts = options(ctx)
     env = require_valid(opts.env())
-    result = svc.plan_from_env(opts.aws, env, opts.stage.value, prune=prune,
-                               replace_type=replace_type)
-    _apply(opts, result, dry_run=dry_run, verb="push")
+    result = svc.plan_from_env(opts.target, env, prune=prune, replace_type=replace_type)
+    return _apply(opts, result, dry_run=dry_run, verb="push")
 
 
-def list_(ctx: typer.Context) -> None:
+def list_(ctx: typer.Context) -> output.Outcome:
     """Names, types, versions and last-modified dates (no values)."""
     from garmaxctl.services import params as svc
 
     opts = options(ctx)
-    listed = svc.list_parameters(opts.aws, opts.stage.value)
+    listed = svc.list_parameters(opts.target)
     rows = [(p.key or "-", p.name, p.type, p.version, p.last_modified)
             for p in listed.parameters]
     table = output.Table(columns=("key", "parameter", "type", "version", "last modified"),
                          rows=rows, title=f"params — stage {listed.stage} ({listed.prefix})")
-    output.emit(output.Outcome(data=listed, tables=[table],
-                               lines=[f"{len(rows)} parameter(s)"]))
+    return output.Outcome(data=listed, tables=[table], lines=[f"{len(rows)} parameter(s)"])
 
 
 def get(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="The .env key, the relative path or the full path."),
     decrypt: bool = typer.Option(False, "--decrypt", help="Print a SecureString's value."),
-) -> None:
+) -> output.Outcome | None:
     """Print one parameter's raw value (for scripts); a secret only with --decrypt."""
     from garmaxctl.services import params as svc
 
     opts = options(ctx)
-    value = svc.get_parameter(opts.aws, name, opts.stage.value, decrypt=decrypt)
+    value = svc.get_parameter(opts.target, name, decrypt=decrypt)
     if output.is_json():
-        output.emit(output.Outcome(data=value, reveal=decrypt))
-    else:
-        typer.echo(value.value)
+        return output.Outcome(data=value, reveal=decrypt)
+    typer.echo(value.value)
+    return None
 
 
 def pull(
@@ -195,38 +184,37 @@ def pull(
     out: Path | None = typer.Option(None, "--out", help="Write a 0600 file instead."),
     decrypt: bool = typer.Option(False, "--decrypt", help="Allow secrets on stdout."),
     force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
-) -> None:
+) -> output.Outcome | None:
     """Parameter Store as a .env (or JSON) document; secrets printed only with --decrypt."""
     from garmaxctl.services import params as svc
 
     opts = options(ctx)
-    result = svc.pull(opts.aws, opts.stage.value, fmt=fmt.lower(), out=out, decrypt=decrypt,
-                      force=force)
+    result = svc.pull(opts.target, fmt=fmt.lower(), out=out, decrypt=decrypt, force=force)
     for path in result.unmapped:
         output.note(f"not pulled (no .env key): {path}")
     if output.is_json() or out is not None:
         lines = [f"wrote {len(result.keys)} key(s) ({len(result.secret_keys)} secret) to "
                  f"{out} (mode 0600)"] if out is not None else []
-        output.emit(output.Outcome(data=result, lines=lines, reveal=decrypt))
-    else:
-        typer.echo(result.content, nl=False)
+        return output.Outcome(data=result, lines=lines, reveal=decrypt)
+    typer.echo(result.content, nl=False)
+    return None
 
 
 def history(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="The .env key, the relative path or the full path."),
-) -> None:
+) -> output.Outcome:
     """Every kept version of one parameter (secrets as a short hash)."""
     from garmaxctl.services import params as svc
 
     opts = options(ctx)
-    result = svc.history(opts.aws, name, opts.stage.value)
+    result = svc.history(opts.target, name)
     rows = [(v.version, v.type, v.last_modified, v.modified_by,
              v.hash if v.value is None else v.value, ", ".join(v.labels) or None)
             for v in result.versions]
     table = output.Table(columns=("version", "type", "modified", "by", "value", "labels"),
                          rows=rows, title=f"history of {result.path}")
-    output.emit(output.Outcome(data=result, tables=[table]))
+    return output.Outcome(data=result, tables=[table])
 
 
 def rollback(
@@ -236,14 +224,14 @@ def rollback(
                                    help="Write this version's value as a new version."),
     dry_run: bool = _DRY_RUN,
     replace_type: bool = _REPLACE_TYPE,
-) -> None:
+) -> output.Outcome:
     """Write an earlier version's value back as a new version."""
     from garmaxctl.services import params as svc
 
     opts = options(ctx)
-    result = svc.rollback_plan(opts.aws, name, opts.stage.value, to_version=to_version,
+    result = svc.rollback_plan(opts.target, name, to_version=to_version,
                                replace_type=replace_type)
-    _apply(opts, result, dry_run=dry_run, verb="roll back")
+    return _apply(opts, result, dry_run=dry_run, verb="roll back")
 
 
 def restore(
@@ -255,31 +243,13 @@ def restore(
     prune: bool = typer.Option(False, "--prune",
                                help="Delete parameters created after that time."),
     replace_type: bool = _REPLACE_TYPE,
-) -> None:
+) -> output.Outcome:
     """Put the whole stage tree back as it was at a time, from each parameter's history."""
     from garmaxctl.services import params as svc
+    from garmaxctl.stage.timerange import parse_time
 
     opts = options(ctx)
-    moment = svc.parse_time(as_of)
-    result = svc.restore_plan(opts.aws, opts.stage.value, as_of=moment, prune=prune,
+    moment = parse_time(as_of)
+    result = svc.restore_plan(opts.target, as_of=moment, prune=prune,
                               replace_type=replace_type)
-    _apply(opts, result, dry_run=dry_run, verb="restore")
-
-
-app.command("plan")(plan)
-app.command("diff", help="Alias of `params plan`.")(plan)
-app.command("push")(push)
-app.command("apply", help="Alias of `params push`.")(push)
-app.command("list")(list_)
-app.command("get")(get)
-app.command("pull")(pull)
-app.command("history")(history)
-app.command("rollback")(rollback)
-app.command("restore")(restore)
-
-
-ORDER = 30
-
-
-def register(root: typer.Typer) -> None:
-    root.add_typer(app, name="params")
+    return _apply(opts, result, dry_run=dry_run, verb="restore")

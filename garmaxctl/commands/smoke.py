@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 
 from garmaxctl import output
-from garmaxctl.commands import options
-from garmaxctl.errors import UsageError
+from garmaxctl.cli import options
+from garmaxctl.errors import OperationError, UsageError
 
 
 def smoke(
@@ -17,16 +17,16 @@ def smoke(
                                      help="Real stages: a Cognito ID token for the caller."),
     timeout: float = typer.Option(90.0, "--timeout", min=1.0,
                                   help="Seconds the whole round trip may take."),
-) -> None:
+) -> output.Outcome:
     """Create a try-on session and request an sd render through the API, then remove
     everything the run created (objects, items, messages) and check nothing is left."""
     from garmaxctl.services.smoke import run_smoke
 
     opts = options(ctx)
-    if not opts.aws.is_local and not allow_spend:
+    if not opts.stage_config.is_local and not allow_spend:
         raise UsageError(f"smoke renders an image, which spends money on {opts.stage}: "
                          "pass --allow-spend")
-    result = run_smoke(opts.aws, allow_spend=allow_spend, token=token, timeout=timeout)
+    result = run_smoke(opts.target, allow_spend=allow_spend, token=token, timeout=timeout)
     rows = [(s.name, s.status, "-" if s.latency_ms is None else f"{s.latency_ms:.0f} ms",
              s.detail) for s in result.steps]
     lines = [f"cleaned up: {len(result.cleaned)} thing(s) the run created"]
@@ -36,18 +36,9 @@ def smoke(
     lines.append(f"smoke {'passed' if result.ok else 'FAILED'} on {result.stage}")
     failed = [f"{s.name}: {s.detail}" for s in result.steps if s.status == "fail"]
     message = "; ".join(failed + [f"left behind: {x}" for x in result.left_behind])[:500]
-    code = output.emit(output.Outcome(
+    return output.Outcome(
         data=result,
         tables=[output.Table(columns=("step", "status", "time", "detail"), rows=rows,
                              title=f"smoke — stage {result.stage} (caller {result.user})")],
-        lines=lines, exit_code=0 if result.ok else 1,
-        error=None if result.ok else {"code": "smoke_failed", "message": message}))
-    if code:
-        raise typer.Exit(code)
-
-
-ORDER = 54
-
-
-def register(root: typer.Typer) -> None:
-    root.command("smoke", help=smoke.__doc__)(smoke)
+        lines=lines,
+        failure=None if result.ok else OperationError(message, code="smoke_failed"))

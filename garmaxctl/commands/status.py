@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from garmaxctl import output
-from garmaxctl.commands import options
+from garmaxctl.cli import options
 
 
 def _spend(spend: dict[str, Any] | None) -> str:
@@ -39,7 +39,7 @@ def status(
                                     help="Every stage side by side (each with its profile)."),
     timeout: float = typer.Option(10.0, "--timeout", min=0.1,
                                   help="Seconds each health check may take."),
-) -> None:
+) -> output.Outcome:
     """Deployed version, health summary, alarms in ALARM, idle state and today's spend
     against the daily budget — for the stage, or every stage with --all-stages."""
     from garmaxctl.services import status as service
@@ -53,26 +53,18 @@ def status(
                  _spend(s.spend)) for s in report.stages]
         lines = [f"note: {n}" for n in report.notes]
         lines += [f"{s.stage} unreachable: {s.error}" for s in report.stages if not s.reachable]
-        output.emit(output.Outcome(
+        return output.Outcome(
             data={"stages": report.stages, "notes": report.notes},
             tables=[output.Table(columns=("stage", "reachable", "version", "health",
                                           "alarms in ALARM", "idle", "spend today"),
                                  rows=rows, title="status — all stages")],
-            lines=lines))
-        return
-    state = service.stage_status(opts.aws, health_timeout=timeout)
+            lines=lines)
+    state = service.stage_status(opts.target, health_timeout=timeout)
     pairs = [("version", state.version or "- (no deploy marker)"),
              ("deployed at", state.deployed_at), ("deployed by", state.deployed_by),
              ("health", _health(state)),
              ("alarms in ALARM", ", ".join(state.alarms_in_alarm) or "none"),
              ("idle", _idle(state)), ("spend today", _spend(state.spend))]
-    output.emit(output.Outcome(
+    return output.Outcome(
         data=state, tables=[output.kv_table(pairs, title=f"status — stage {state.stage}")],
-        lines=[f"problem: {p}" for p in state.problems]))
-
-
-ORDER = 56
-
-
-def register(root: typer.Typer) -> None:
-    root.command("status", help=status.__doc__)(status)
+        lines=[f"problem: {p}" for p in state.problems])

@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 
 from garmaxctl import output
-from garmaxctl.commands import options
+from garmaxctl.cli import options
+from garmaxctl.errors import OperationError
 
 MARKS = {"pass": "✓", "fail": "✗", "warn": "!", "skipped": "-"}
 
@@ -20,13 +21,13 @@ def verify(
                                      help="Also check this domain's TLS certificate."),
     timeout: float = typer.Option(90.0, "--timeout", min=1.0,
                                   help="Seconds the try-on/render round trip may take."),
-) -> None:
+) -> output.Outcome:
     """Run the post-deployment checklist: functional, security and monitoring items, each
     ✓/✗/skipped with the fix. Exit 1 if any item fails (warnings do not fail)."""
     from garmaxctl.services.verify import run_verify
 
     opts = options(ctx)
-    report = run_verify(opts.aws, allow_spend=allow_spend, token=token, domains=domain,
+    report = run_verify(opts.target, allow_spend=allow_spend, token=token, domains=domain,
                         smoke_timeout=timeout)
     rows = [(r.section, f"{MARKS.get(r.status, '?')} {r.status}", r.item, r.detail, r.fix)
             for r in report.rows]
@@ -34,20 +35,11 @@ def verify(
     summary = (f"{report.stage}: {s['pass']} passed, {s['fail']} failed, {s['warn']} warned, "
                f"{s['skipped']} skipped of {s['total']}")
     failed = "; ".join(f"{r.item}: {r.detail}" for r in report.rows if r.status == "fail")
-    code = output.emit(output.Outcome(
+    return output.Outcome(
         data={"stage": report.stage, "rows": report.rows, "summary": report.summary,
               "duration_ms": report.duration_ms},
         tables=[output.Table(columns=("section", "result", "item", "detail", "fix"), rows=rows,
                              title=f"verify — stage {report.stage}")],
-        lines=[summary], exit_code=0 if report.ok else 1,
-        error=None if report.ok else {"code": "verify_failed",
-                                      "message": f"{summary}: {failed}"[:500]}))
-    if code:
-        raise typer.Exit(code)
-
-
-ORDER = 52
-
-
-def register(root: typer.Typer) -> None:
-    root.command("verify", help=verify.__doc__)(verify)
+        lines=[summary],
+        failure=None if report.ok else OperationError(f"{summary}: {failed}"[:500],
+                                                      code="verify_failed"))

@@ -25,7 +25,6 @@ from garmaxctl import __version__, contract
 from garmaxctl.aws import error_code
 from garmaxctl.errors import (
     CdkError,
-    OutputMissingError,
     PartialFailureError,
     StackNotFoundError,
     ToolMissingError,
@@ -290,30 +289,6 @@ def _input_files(root: Path, names: Iterable[str]) -> list[Path]:
 
 
 # --------------------------------------------------------------------------- outputs
-
-def stack_outputs(aws: AwsTarget) -> dict[str, str]:
-    """The stack's CloudFormation outputs by OutputKey; a missing stack is an error."""
-    project = CdkProject(aws=aws)
-    stack = project.describe_stack()
-    if stack is None:
-        raise StackNotFoundError(
-            f"stack {project.stack} not found in {aws.region}"
-            + (" (the local emulator)" if aws.is_local else ""),
-            hint="deploy it with `garmaxctl deploy`" + ("" if not aws.is_local else
-                                                        " or `garmaxctl local up`"),
-        )
-    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-
-
-def require_output(outputs: dict[str, str], key: contract.OutputKey | str, stage: str) -> str:
-    value = outputs.get(str(key))
-    if not value:
-        raise OutputMissingError(
-            f"stack {contract.stack_name(stage)} has no output {key}",
-            hint="deploy the current version with `garmaxctl deploy` (the stack predates it)",
-        )
-    return value
-
 
 def merge_outputs_file(path: Path, stack: str, outputs: dict[str, str]) -> None:
     """Merge this stack's outputs into ``path`` (other stacks' entries are kept)."""

@@ -133,7 +133,7 @@ def check_emulator(aws: AwsTarget) -> Check:
 
 
 def check_credentials(aws: AwsTarget) -> Check:
-    from garmaxctl.app import classify
+    from garmaxctl.aws import translate_error
 
     try:
         identity = aws.check_account()
@@ -142,9 +142,8 @@ def check_credentials(aws: AwsTarget) -> Check:
     except Exception as exc:
         if not type(exc).__module__.startswith(("botocore", "boto3")):
             raise
-        _, _, message, _ = classify(exc)
-        return Check("credentials", FAIL, message.split(";")[0],
-                     message.split(";", 1)[1].strip() if ";" in message else "")
+        error = translate_error(exc, str(aws.stage.stage))
+        return Check("credentials", FAIL, error.message, error.hint or "")
     return Check("credentials", OK, f"account {identity['account']} ({identity['arn']})")
 
 

@@ -1,12 +1,13 @@
 """``garmaxctl health``: every check of a stage, run concurrently with per-check timeouts.
 
-A check is a small function of a :class:`Target` (the stage's AWS target, its stack
-outputs, the API base URL, the idle snapshot) returning a :class:`CheckResult`. All checks
-of a stage run in a thread pool: the report takes about as long as the slowest check, not
-their sum (``benchmarks/bench_health.py``). A check that overruns its timeout is reported
-as failed ("timed out"); it never holds the report up.
+A check is a small function of the stage target (``garmaxctl.stage.target.StageTarget``:
+its clients, stack outputs, API base URL and idle snapshot) returning a
+:class:`CheckResult`. All checks of a stage run in a thread pool: the report takes about
+as long as the slowest check, not their sum (``benchmarks/bench_health.py``). A check
+that overruns its timeout is reported as failed ("timed out"); it never holds the report
+up.
 
-On LOCAL the API checks call the local gateway (``emulator.status().api_url``), never the
+On LOCAL the API checks call the local gateway (the stage target's ``api_url``), never the
 stack's ``ApiUrl`` output: moto's API Gateway cannot invoke Lambda (DESIGN.md, "LOCAL").
 A function whose reserved concurrency is 0, an Aurora cluster that is stopped, an API
 that answers 429 are "idle", not broken, while the stage's idle snapshot exists
@@ -18,19 +19,18 @@ Services never print: this module returns a :class:`HealthReport`.
 from __future__ import annotations
 
 import concurrent.futures
-import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from garmaxctl import contract
-from garmaxctl.aws import error_code
+from garmaxctl.aws import describe_error
+from garmaxctl.stage.alarms import alarms_in_alarm
+from garmaxctl.stage.http import http_call
 
 if TYPE_CHECKING:
-    from garmaxctl.aws import AwsTarget
+    from garmaxctl.stage.target import StageTarget
 
 OK, WARN, FAIL, IDLE, SKIPPED = "ok", "warn", "fail", "idle", "skipped"
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
@@ -83,133 +83,9 @@ def overall(checks: Sequence[CheckResult]) -> str:
     return HEALTHY
 
 
-# --------------------------------------------------------------------------- the target
-
-@dataclass
-class Target:
-    """What every check needs, read once before the checks run."""
-
-    aws: AwsTarget
-    stage: str
-    outputs: dict[str, str]
-    api_url: str | None  # base URL, ending in "/"; None when it cannot be known
-    api_url_problem: str = ""
-    idle_snapshot: dict[str, Any] | None = None
-
-    @property
-    def idle(self) -> bool:
-        return self.idle_snapshot is not None
-
-    @property
-    def features(self) -> Any:
-        return self.aws.stage.features
-
-    def output(self, key: contract.OutputKey | str) -> str | None:
-        return self.outputs.get(str(key)) or None
-
-
-def read_idle_snapshot(aws: AwsTarget) -> dict[str, Any] | None:
-    """The idle snapshot (its existence means the stage is idle), or None; an unreadable
-    one still means idle."""
-    from garmaxctl.services.idle import read_snapshot
-
-    stage = str(aws.stage.stage)
-    try:
-        snapshot = read_snapshot(aws, stage)
-    except ValueError:
-        return {"schema": None, "stage": stage, "phase": "unreadable"}
-    if snapshot is None or isinstance(snapshot, dict):
-        return snapshot
-    return {"stage": stage, "phase": "unreadable"}
-
-
-def local_api_url() -> tuple[str | None, str]:
-    """The LOCAL gateway's base URL from the emulator's state, or why there is none."""
-    from garmaxctl import emulator
-
-    status = emulator.status()
-    if not status.api_url:
-        return None, ("the local API gateway is not running "
-                      f"({status.detail or 'no platform'}); start it with `garmaxctl local up`")
-    return status.api_url.rstrip("/") + "/", ""
-
-
-def resolve_target(aws: AwsTarget, *, api_url: str | None = None) -> Target:
-    """Read the stack outputs and the idle snapshot (in parallel) and find the API."""
-    from garmaxctl.services.cdk import stack_outputs
-
-    stage = str(aws.stage.stage)
-    if aws.is_local:
-        from garmaxctl.emulator import require_running
-
-        require_running(str(aws.endpoint_url))
-    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        outputs_future = pool.submit(stack_outputs, aws)
-        idle_future = pool.submit(read_idle_snapshot, aws)
-        outputs = outputs_future.result()
-        snapshot = idle_future.result()
-    problem = ""
-    if api_url is None:
-        if aws.is_local:
-            api_url, problem = local_api_url()
-        else:
-            api_url = outputs.get(str(contract.OutputKey.API_URL)) or None
-            if api_url is None:
-                problem = (f"stack {contract.stack_name(stage)} has no output "
-                           f"{contract.OutputKey.API_URL}")
-    if api_url and not api_url.endswith("/"):
-        api_url += "/"
-    return Target(aws=aws, stage=stage, outputs=outputs, api_url=api_url,
-                  api_url_problem=problem, idle_snapshot=snapshot)
-
-
-# --------------------------------------------------------------------------- HTTP
-
-@dataclass
-class HttpAnswer:
-    status: int | None
-    body: Any
-    latency_ms: float
-    error: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def http_call(url: str, *, method: str = "GET", body: bytes | None = None,
-              headers: dict[str, str] | None = None, timeout: float = DEFAULT_TIMEOUT_S,
-              context: Any = None) -> HttpAnswer:
-    """One HTTP request; the answer's JSON body parsed when it is JSON. Never raises for
-    an HTTP status: a connection failure is ``status=None`` with ``error``."""
-    request = urllib.request.Request(url, data=body, method=method,
-                                     headers={"Accept": "application/json", **(headers or {})})
-    started = time.perf_counter()
-    try:
-        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
-            status, raw = response.status, response.read()
-            answer_headers = dict(response.headers.items())
-    except urllib.error.HTTPError as error:
-        status, raw = error.code, error.read()
-        answer_headers = dict(error.headers.items()) if error.headers else {}
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        reason = getattr(error, "reason", error)
-        return HttpAnswer(status=None, body=None,
-                          latency_ms=round((time.perf_counter() - started) * 1000, 1),
-                          error=f"{type(reason).__name__}: {reason}"[:200])
-    latency = round((time.perf_counter() - started) * 1000, 1)
-    try:
-        parsed: Any = json.loads(raw) if raw else None
-    except ValueError:
-        parsed = raw[:200].decode(errors="replace")
-    return HttpAnswer(status=status, body=parsed, latency_ms=latency, headers=answer_headers)
-
-
-def api_endpoint(target: Target, path: str) -> str:
-    assert target.api_url is not None
-    return target.api_url + path.lstrip("/")
-
-
 # --------------------------------------------------------------------------- checks
 
-CheckFn = Callable[[Target], CheckResult]
+CheckFn = Callable[["StageTarget"], CheckResult]
 
 
 @dataclass
@@ -220,16 +96,12 @@ class Check:
     timeout: float | None = None  # None: the report's default
 
 
-def _client_error_code(exc: BaseException) -> str:
-    return error_code(exc) or type(exc).__name__
-
-
-def check_api_health(target: Target) -> CheckResult:
+def check_api_health(target: StageTarget) -> CheckResult:
     name = "api /api/health"
     if not target.api_url:
         return CheckResult(name, FAIL, target.api_url_problem or "no API URL")
-    answer = http_call(api_endpoint(target, "api/health"))
-    data = {"url": api_endpoint(target, "api/health"), "http_status": answer.status,
+    answer = http_call(target.api_endpoint("api/health"))
+    data = {"url": target.api_endpoint("api/health"), "http_status": answer.status,
             "body": answer.body}
     if answer.status is None:
         return CheckResult(name, FAIL, f"no answer: {answer.error}", answer.latency_ms, data=data)
@@ -247,12 +119,12 @@ def check_api_health(target: Target) -> CheckResult:
                        answer.latency_ms, data=data)
 
 
-def check_api_storage(target: Target) -> CheckResult:
+def check_api_storage(target: StageTarget) -> CheckResult:
     name = "api /api/health/storage"
     if not target.api_url:
         return CheckResult(name, FAIL, target.api_url_problem or "no API URL")
-    answer = http_call(api_endpoint(target, "api/health/storage"))
-    data = {"url": api_endpoint(target, "api/health/storage"), "http_status": answer.status,
+    answer = http_call(target.api_endpoint("api/health/storage"))
+    data = {"url": target.api_endpoint("api/health/storage"), "http_status": answer.status,
             "body": answer.body}
     if answer.status is None:
         return CheckResult(name, FAIL, f"no answer: {answer.error}", answer.latency_ms, data=data)
@@ -272,14 +144,14 @@ def check_api_storage(target: Target) -> CheckResult:
 
 
 def function_check(function: contract.Function) -> CheckFn:
-    def run(target: Target) -> CheckResult:
-        fname = contract.function_name(function, target.stage)
-        lambda_client = target.aws.client("lambda")
+    def run(target: StageTarget) -> CheckResult:
+        fname = contract.function_name(function, target.name)
+        lambda_client = target.client("lambda")
         try:
             config = lambda_client.get_function_configuration(FunctionName=fname)
         except Exception as exc:
             return CheckResult(f"function {function}", FAIL,
-                               f"{fname}: {_client_error_code(exc)}")
+                               f"{fname}: {describe_error(exc).code}")
         state = config.get("State", "Active")
         update = config.get("LastUpdateStatus", "Successful")
         concurrency = lambda_client.get_function_concurrency(FunctionName=fname).get(
@@ -313,18 +185,18 @@ def _queue_counts(sqs: Any, url: str) -> tuple[int, int]:
 
 
 def queue_check(queue: contract.Queue) -> CheckFn:
-    def run(target: Target) -> CheckResult:
+    def run(target: StageTarget) -> CheckResult:
         name = f"queue {queue}"
         queue_key, dlq_key = contract.QUEUE_OUTPUTS[queue]
         url, dlq = target.output(queue_key), target.output(dlq_key)
         if not url or not dlq:
             return CheckResult(name, FAIL, f"stack output {queue_key} or {dlq_key} missing")
-        sqs = target.aws.client("sqs")
+        sqs = target.client("sqs")
         try:
             depth, in_flight = _queue_counts(sqs, url)
             dlq_depth, dlq_in_flight = _queue_counts(sqs, dlq)
         except Exception as exc:
-            return CheckResult(name, FAIL, f"{_client_error_code(exc)}")
+            return CheckResult(name, FAIL, f"{describe_error(exc).code}")
         data = {"depth": depth, "in_flight": in_flight, "dlq_depth": dlq_depth + dlq_in_flight}
         if dlq_depth + dlq_in_flight:
             return CheckResult(name, FAIL,
@@ -337,16 +209,16 @@ def queue_check(queue: contract.Queue) -> CheckFn:
 
 
 def table_check(spec: contract.TableSpec) -> CheckFn:
-    def run(target: Target) -> CheckResult:
+    def run(target: StageTarget) -> CheckResult:
         name = f"table {spec.name}"
         table = target.output(spec.output)
         if not table:
             return CheckResult(name, FAIL, f"stack output {spec.output} missing")
         try:
-            status = target.aws.client("dynamodb").describe_table(
+            status = target.client("dynamodb").describe_table(
                 TableName=table)["Table"]["TableStatus"]
         except Exception as exc:
-            return CheckResult(name, FAIL, f"{table}: {_client_error_code(exc)}")
+            return CheckResult(name, FAIL, f"{table}: {describe_error(exc).code}")
         if status == "ACTIVE":
             return CheckResult(name, OK, "ACTIVE", data={"table": table})
         level = WARN if status == "UPDATING" else FAIL
@@ -356,31 +228,31 @@ def table_check(spec: contract.TableSpec) -> CheckFn:
 
 
 def bucket_check(spec: contract.BucketSpec) -> CheckFn:
-    def run(target: Target) -> CheckResult:
+    def run(target: StageTarget) -> CheckResult:
         name = f"bucket {spec.name}"
         bucket = target.output(spec.output)
         if not bucket:
             return CheckResult(name, FAIL, f"stack output {spec.output} missing")
         try:
-            target.aws.client("s3").head_bucket(Bucket=bucket)
+            target.client("s3").head_bucket(Bucket=bucket)
         except Exception as exc:
-            return CheckResult(name, FAIL, f"{bucket}: {_client_error_code(exc)}")
+            return CheckResult(name, FAIL, f"{bucket}: {describe_error(exc).code}")
         return CheckResult(name, OK, "reachable", data={"bucket": bucket})
 
     return run
 
 
-def check_database(target: Target) -> CheckResult:
+def check_database(target: StageTarget) -> CheckResult:
     name = "aurora"
     if not target.features.database:
-        return CheckResult(name, SKIPPED, f"stage {target.stage} has no Aurora cluster")
+        return CheckResult(name, SKIPPED, f"stage {target.name} has no Aurora cluster")
     cluster = (target.output(contract.OutputKey.DATABASE_CLUSTER_ID)
-               or contract.database_cluster_id(target.stage))
+               or contract.database_cluster_id(target.name))
     try:
-        found = target.aws.client("rds").describe_db_clusters(
+        found = target.client("rds").describe_db_clusters(
             DBClusterIdentifier=cluster)["DBClusters"]
     except Exception as exc:
-        return CheckResult(name, FAIL, f"{cluster}: {_client_error_code(exc)}")
+        return CheckResult(name, FAIL, f"{cluster}: {describe_error(exc).code}")
     status = found[0]["Status"] if found else "missing"
     data = {"cluster": cluster, "status": status}
     if status == "available":
@@ -391,17 +263,17 @@ def check_database(target: Target) -> CheckResult:
     return CheckResult(name, level, f"{cluster} {status}", data=data)
 
 
-def check_cache(target: Target) -> CheckResult:
+def check_cache(target: StageTarget) -> CheckResult:
     name = "redis"
     if not target.features.cache:
-        return CheckResult(name, SKIPPED, f"stage {target.stage} has no ElastiCache Redis")
+        return CheckResult(name, SKIPPED, f"stage {target.name} has no ElastiCache Redis")
     group = (target.output(contract.OutputKey.CACHE_CLUSTER_ID)
-             or contract.cache_cluster_id(target.stage))
+             or contract.cache_cluster_id(target.name))
     try:
-        found = target.aws.client("elasticache").describe_replication_groups(
+        found = target.client("elasticache").describe_replication_groups(
             ReplicationGroupId=group)["ReplicationGroups"]
     except Exception as exc:
-        return CheckResult(name, FAIL, f"{group}: {_client_error_code(exc)}")
+        return CheckResult(name, FAIL, f"{group}: {describe_error(exc).code}")
     status = found[0]["Status"] if found else "missing"
     data = {"replication_group": group, "status": status}
     if status == "available":
@@ -416,18 +288,18 @@ def required_parameter_paths(stage: str) -> list[str]:
             for key in contract.required_env_keys(stage)]
 
 
-def check_parameters(target: Target) -> CheckResult:
+def check_parameters(target: StageTarget) -> CheckResult:
     name = "parameters"
-    paths = required_parameter_paths(target.stage)
+    paths = required_parameter_paths(target.name)
     if not paths:
-        return CheckResult(name, OK, f"{target.stage} requires none of the external secrets")
-    ssm = target.aws.client("ssm")
+        return CheckResult(name, OK, f"{target.name} requires none of the external secrets")
+    ssm = target.client("ssm")
     missing: list[str] = []
     for start in range(0, len(paths), 10):
         batch = paths[start:start + 10]
         answer = ssm.get_parameters(Names=batch, WithDecryption=False)
         missing += answer.get("InvalidParameters", [])
-    prefix = contract.params_prefix(target.stage)
+    prefix = contract.params_prefix(target.name)
     data = {"required": len(paths), "missing": missing}
     if missing:
         short = ", ".join(m.removeprefix(prefix) for m in missing)
@@ -436,22 +308,10 @@ def check_parameters(target: Target) -> CheckResult:
     return CheckResult(name, OK, f"all {len(paths)} required entries present", data=data)
 
 
-def alarms_in_alarm(aws: AwsTarget, stage: str) -> list[dict[str, Any]]:
-    """The stage's alarms (``GarmaxAI-*-{STAGE}``) currently in ALARM."""
-    cloudwatch = aws.client("cloudwatch")
-    found: list[dict[str, Any]] = []
-    for page in cloudwatch.get_paginator("describe_alarms").paginate(
-            AlarmNamePrefix="GarmaxAI-", StateValue="ALARM"):
-        # Filtered here too: moto ignores StateValue when a name prefix is given.
-        found += [a for a in page.get("MetricAlarms", [])
-                  if a["AlarmName"].endswith(f"-{stage}") and a.get("StateValue") == "ALARM"]
-    return found
-
-
-def check_alarms(target: Target) -> CheckResult:
+def check_alarms(target: StageTarget) -> CheckResult:
     name = "alarms"
-    firing = alarms_in_alarm(target.aws, target.stage)
-    activity = contract.alarm_name(contract.Alarm.ACTIVITY, target.stage)
+    firing = alarms_in_alarm(target)
+    activity = contract.alarm_name(contract.Alarm.ACTIVITY, target.name)
     # The activity alarm is a wake-up signal for idle, not a fault.
     faults = [a["AlarmName"] for a in firing if a["AlarmName"] != activity]
     data = {"in_alarm": [a["AlarmName"] for a in firing]}
@@ -461,7 +321,7 @@ def check_alarms(target: Target) -> CheckResult:
     return CheckResult(name, OK, "none in ALARM" + note, data=data)
 
 
-def build_checks(stage_features: Any) -> list[Check]:
+def build_checks() -> list[Check]:
     """Every check of a stage, in the order the table shows them."""
     checks = [Check("api /api/health", "api", check_api_health),
               Check("api /api/health/storage", "api", check_api_storage)]
@@ -477,7 +337,7 @@ def build_checks(stage_features: Any) -> list[Check]:
 
 # --------------------------------------------------------------------------- running
 
-def run_checks(checks: Sequence[Check], target: Target, *,
+def run_checks(checks: Sequence[Check], target: StageTarget, *,
                timeout: float = DEFAULT_TIMEOUT_S,
                max_workers: int = MAX_WORKERS) -> list[CheckResult]:
     """Run ``checks`` concurrently; each has its own deadline (its timeout from start).
@@ -526,15 +386,27 @@ def run_checks(checks: Sequence[Check], target: Target, *,
     return [results[i] for i in range(len(checks))]
 
 
-def run_health(aws: AwsTarget, *, timeout: float = DEFAULT_TIMEOUT_S,
-               api_url: str | None = None, target: Target | None = None,
+def prepare(target: StageTarget) -> StageTarget:
+    """Read what every check needs before they run: the stack outputs and the idle
+    snapshot (in parallel), and the API's URL. A missing stack is an error here."""
+    target.connect()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        outputs = pool.submit(target.outputs)
+        idle = pool.submit(target.idle_snapshot)
+        outputs.result()
+        idle.result()
+    target.api()
+    return target
+
+
+def run_health(target: StageTarget, *, timeout: float = DEFAULT_TIMEOUT_S,
                checks: Sequence[Check] | None = None,
                max_workers: int = MAX_WORKERS) -> HealthReport:
-    """Resolve the stage (outputs, API, idle state), then run every check concurrently."""
+    """Prepare the stage (outputs, API, idle state), then run every check concurrently."""
     started = time.perf_counter()
-    target = target or resolve_target(aws, api_url=api_url)
-    checks = list(checks) if checks is not None else build_checks(aws.stage.features)
+    prepare(target)
+    checks = list(checks) if checks is not None else build_checks()
     results = run_checks(checks, target, timeout=timeout, max_workers=max_workers)
-    return HealthReport(stage=target.stage, status=overall(results), checks=results,
+    return HealthReport(stage=target.name, status=overall(results), checks=results,
                         duration_ms=round((time.perf_counter() - started) * 1000, 1),
                         idle=target.idle, api_url=target.api_url)

@@ -39,13 +39,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from garmaxctl import contract, redact
-from garmaxctl.aws import error_code
+from garmaxctl.aws import describe_error, error_code
 from garmaxctl.contract import Kind, ParamSpec
 from garmaxctl.errors import Interrupted, OperationError, UsageError
 
 if TYPE_CHECKING:
-    from garmaxctl.aws import AwsTarget
     from garmaxctl.settings import EnvFile
+    from garmaxctl.stage.target import StageTarget
 
 PAGE_SIZE = 10  # GetParametersByPath's maximum page: N parameters cost ⌈N/10⌉ reads
 HISTORY_PAGE_SIZE = 50  # GetParameterHistory's maximum page
@@ -119,32 +119,15 @@ def _display(value: str | None, secret: bool) -> str | None:
 
 def _error_text(exc: BaseException) -> tuple[str, str]:
     """(code, one redacted line) for a failed call."""
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        error = response.get("Error", {}) or {}
-        code = str(error.get("Code") or type(exc).__name__)
-        message = str(error.get("Message") or "")
-    else:
-        code, message = type(exc).__name__, str(exc)
-    return code, redact.redact(" ".join(message.split()))[:300]
+    problem = describe_error(exc)
+    return problem.code, problem.message
 
 
-def connect(aws: AwsTarget) -> Any:
-    """The stage's SSM client; real stages refuse another account's credentials first.
-
-    LOCAL checks that the emulator answers (one probe) rather than letting ten adaptive
-    retries spend twenty seconds finding out.
-    """
-    if aws.is_local:
-        from urllib.parse import urlparse
-
-        from garmaxctl import emulator
-
-        if urlparse(str(aws.endpoint_url)).hostname in ("localhost", "127.0.0.1"):
-            emulator.require_running(str(aws.endpoint_url))
-    else:
-        aws.check_account()
-    return aws.client("ssm")
+def connect(target: StageTarget) -> Any:
+    """The stage's SSM client; real stages refuse another account's credentials first
+    (LOCAL: the stage target has probed the emulator once)."""
+    target.check_account()
+    return target.client("ssm")
 
 
 # ----------------------------------------------------------------------------- reading
@@ -377,14 +360,15 @@ def check_pushable(plan: ParamsPlan) -> None:
                                        for i in blocked]})
 
 
-def plan_from_env(aws: AwsTarget, env: EnvFile, stage: str, *, prune: bool = False,
+def plan_from_env(target: StageTarget, env: EnvFile, *, prune: bool = False,
                   replace_type: bool = False) -> ParamsPlan:
     from garmaxctl.errors import ConfigError
 
+    stage = target.name
     if not env.exists:
         raise ConfigError(f"{env.path} not found",
                           hint="create it from .env.example, or pass --env-file")
-    client = connect(aws)
+    client = connect(target)
     return build_plan(env, read_tree(client, stage), stage, prune=prune,
                       replace_type=replace_type)
 
@@ -545,9 +529,10 @@ class ParamsList:
     parameters: list[ListedParameter] = field(default_factory=list)
 
 
-def list_parameters(aws: AwsTarget, stage: str) -> ParamsList:
+def list_parameters(target: StageTarget) -> ParamsList:
     """Names, types, versions and dates; no value (read without decryption)."""
-    tree = read_tree(connect(aws), stage, decrypt=False)
+    stage = target.name
+    tree = read_tree(connect(target), stage, decrypt=False)
     result = ParamsList(stage=stage, prefix=contract.params_prefix(stage))
     for path in sorted(tree):
         p = tree[path]
@@ -578,10 +563,11 @@ def _not_found(path: str, stage: str) -> ParameterNotFoundError:
                                   hint="`garmaxctl params list` shows what is there")
 
 
-def get_parameter(aws: AwsTarget, name: str, stage: str, *, decrypt: bool) -> ParameterValue:
+def get_parameter(target: StageTarget, name: str, *, decrypt: bool) -> ParameterValue:
     """One parameter's value; a SecureString's only with ``decrypt`` (else exit 2)."""
+    stage = target.name
     path, spec = resolve_name(name, stage)
-    client = connect(aws)
+    client = connect(target)
     try:
         item = client.get_parameter(Name=path, WithDecryption=decrypt)["Parameter"]
     except Exception as exc:
@@ -678,18 +664,19 @@ def write_private_file(path: Path, content: str, *, force: bool) -> None:
         raise
 
 
-def pull(aws: AwsTarget, stage: str, *, fmt: str, out: Path | None, decrypt: bool,
+def pull(target: StageTarget, *, fmt: str, out: Path | None, decrypt: bool,
          force: bool = False) -> PullResult:
     """The stage's parameters as a ``.env`` (or JSON) document: to a 0600 file, or printed.
 
     Printing a secret needs ``decrypt`` (exit 2 otherwise, on a terminal or not); a file
     written with ``--out`` holds every value.
     """
+    stage = target.name
     if fmt not in ("dotenv", "json"):
         raise UsageError(f"unknown format {fmt!r}: use dotenv or json", code="usage")
     if out is not None:
         _refuse_existing(out, force=force)  # before any AWS call
-    client = connect(aws)
+    client = connect(target)
     fetch_secrets = decrypt or out is not None
     tree = read_tree(client, stage, decrypt=fetch_secrets)
     result = PullResult(stage=stage, format=fmt, out=str(out) if out else None)
@@ -771,9 +758,10 @@ def _read_history(client: Any, path: str, stage: str) -> list[_Version]:
     return sorted(versions, key=lambda v: v.version)
 
 
-def history(aws: AwsTarget, name: str, stage: str) -> ParameterHistory:
+def history(target: StageTarget, name: str) -> ParameterHistory:
+    stage = target.name
     path, spec = resolve_name(name, stage)
-    versions = _read_history(connect(aws), path, stage)
+    versions = _read_history(connect(target), path, stage)
     result = ParameterHistory(key=spec.env_key if spec else None,
                               name=relative(path, stage), path=path)
     for v in versions:
@@ -785,11 +773,12 @@ def history(aws: AwsTarget, name: str, stage: str) -> ParameterHistory:
     return result
 
 
-def rollback_plan(aws: AwsTarget, name: str, stage: str, *, to_version: int,
+def rollback_plan(target: StageTarget, name: str, *, to_version: int,
                   replace_type: bool = False) -> ParamsPlan:
     """A one-item plan: write version N's value (and type) as a new version."""
+    stage = target.name
     path, spec = resolve_name(name, stage)
-    client = connect(aws)
+    client = connect(target)
     versions = _read_history(client, path, stage)
     chosen = next((v for v in versions if v.version == to_version), None)
     if chosen is None:
@@ -811,42 +800,13 @@ def rollback_plan(aws: AwsTarget, name: str, stage: str, *, to_version: int,
 
 # ----------------------------------------------------------------------------- restore
 
-_RELATIVE = re.compile(r"^\s*(\d+)\s*(s|sec|m|min|h|hr|d|day|days|w|wk)\s*(ago)?\s*$", re.I)
-_UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400,
-                 "day": 86400, "days": 86400, "w": 604800, "wk": 604800}
-
-
-def parse_time(text: str, *, now: dt.datetime | None = None) -> dt.datetime:
-    """``15m``, ``2h``, ``1d``, ``1w`` (ago) or an ISO 8601 timestamp (naive = UTC).
-
-    A time that cannot be parsed, or one in the future, is a usage error (exit 2).
-    """
-    now = now or dt.datetime.now(dt.UTC)
-    match = _RELATIVE.match(text)
-    if match:
-        seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
-        return now - dt.timedelta(seconds=seconds)
-    try:
-        moment = dt.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise UsageError(f"cannot read the time {text!r}", code="bad_time",
-                         hint="use a duration ago (15m, 2h, 1d, 1w) or an ISO timestamp "
-                              "(2025-01-31T14:00:00Z)") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    if moment > now:
-        raise UsageError(f"the time {text!r} is in the future", code="bad_time",
-                         hint="restore takes a past time")
-    return moment.astimezone(dt.UTC)
-
-
 def _aware(moment: dt.datetime | None) -> dt.datetime | None:
     if moment is not None and moment.tzinfo is None:
         return moment.replace(tzinfo=dt.UTC)
     return moment
 
 
-def restore_plan(aws: AwsTarget, stage: str, *, as_of: dt.datetime, prune: bool = False,
+def restore_plan(target: StageTarget, *, as_of: dt.datetime, prune: bool = False,
                  replace_type: bool = False,
                  workers: int = MAX_WORKERS) -> ParamsPlan:
     """The plan that brings every parameter of the tree back to its value at ``as_of``.
@@ -856,7 +816,8 @@ def restore_plan(aws: AwsTarget, stage: str, *, as_of: dt.datetime, prune: bool 
     skipped and says so. A parameter deleted since cannot come back: SSM deletes its
     history with it.
     """
-    client = connect(aws)
+    stage = target.name
+    client = connect(target)
     tree = read_tree(client, stage)
     paths = sorted(tree)
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(paths) or 1))) as pool:
@@ -892,7 +853,7 @@ def restore_plan(aws: AwsTarget, stage: str, *, as_of: dt.datetime, prune: bool 
 
 # ----------------------------------------------------------------------------- facade
 
-def push_plan(aws: AwsTarget, plan: ParamsPlan, kms_alias: str,
+def push_plan(target: StageTarget, plan: ParamsPlan, kms_alias: str,
               workers: int = MAX_WORKERS) -> PushReport:
     """Apply a plan built by :func:`plan_from_env` (the client is cached per run)."""
-    return apply_plan(aws.client("ssm"), plan, kms_alias=kms_alias, workers=workers)
+    return apply_plan(target.client("ssm"), plan, kms_alias=kms_alias, workers=workers)

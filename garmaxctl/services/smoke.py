@@ -27,13 +27,12 @@ from typing import TYPE_CHECKING, Any
 
 from garmaxctl import contract
 from garmaxctl.errors import OperationError, UsageError
-from garmaxctl.services.health import HttpAnswer, Target, http_call
+from garmaxctl.stage.http import HttpAnswer, http_call
 
 if TYPE_CHECKING:
-    from garmaxctl.aws import AwsTarget
+    from garmaxctl.stage.target import StageTarget
 
 PASS, FAIL, SKIPPED = "pass", "fail", "skipped"
-DEV_USER_HEADER = "X-Garmax-Dev-User"
 DEFAULT_TIMEOUT_S = 90.0
 POLL_S = 0.5
 # A tiny JPEG-looking payload: the placeholder fitter only checks that the object exists.
@@ -108,7 +107,7 @@ class ApiClient:
     def call(self, method: str, path: str, body: Any = None) -> HttpAnswer:
         headers = {"Content-Type": "application/json"}
         if self.user:
-            headers[DEV_USER_HEADER] = self.user
+            headers[contract.DEV_USER_HEADER] = self.user
         if self.token:
             headers["Authorization"] = self.token
         data = json.dumps(body).encode() if body is not None else None
@@ -128,26 +127,25 @@ def _describe(answer: HttpAnswer) -> str:
 class SmokeRun:
     """One smoke run against a resolved stage."""
 
-    def __init__(self, target: Target, *, render: bool, token: str | None,
+    def __init__(self, target: StageTarget, *, render: bool, token: str | None,
                  timeout: float = DEFAULT_TIMEOUT_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.target = target
-        self.aws = target.aws
         self.render = render
         self.timeout = timeout
         self.clock = clock
         self.run_id = uuid.uuid4().hex[:10]
-        if self.aws.is_local:
+        if self.target.is_local:
             self.user = f"smoke-{self.run_id}"
             self.token = None
         else:
             if not token:
-                raise UsageError(f"smoke on {target.stage} needs a caller: pass --token with "
+                raise UsageError(f"smoke on {target.name} needs a caller: pass --token with "
                                  "a Cognito ID token (or set GARMAX_API_TOKEN)")
             self.user = token_subject(token)
             self.token = token
         self.created = Created()
-        self.result = SmokeResult(stage=target.stage, user=self.user, steps=[])
+        self.result = SmokeResult(stage=target.name, user=self.user, steps=[])
 
     # ------------------------------------------------------------------ helpers
 
@@ -187,7 +185,7 @@ class SmokeRun:
 
     def object_exists(self, bucket: str, key: str) -> bool:
         try:
-            self.aws.client("s3").head_object(Bucket=bucket, Key=key)
+            self.target.client("s3").head_object(Bucket=bucket, Key=key)
         except Exception as exc:
             code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
             if code in ("404", "NoSuchKey", "NotFound"):
@@ -205,7 +203,7 @@ class SmokeRun:
                 self.render_sd(session, deadline)
             else:
                 self.record("render sd", SKIPPED, "rendering spends money on "
-                            f"{self.target.stage}: pass --allow-spend")
+                            f"{self.target.name}: pass --allow-spend")
         except Exception as failure:  # SmokeFailed, or an AWS error: a failed step either way
             names = ("upload inputs", "create session", "preview ready", "request render",
                      "render completed")
@@ -232,7 +230,7 @@ class SmokeRun:
             relative = f"smoke-{self.run_id}/{kind}.jpg"
             full = f"users/{self.user}/{relative}"
             self.created.objects.append((uploads, full))
-            self.aws.client("s3").put_object(Bucket=uploads, Key=full, Body=FAKE_JPEG,
+            self.target.client("s3").put_object(Bucket=uploads, Key=full, Body=FAKE_JPEG,
                                              ContentType="image/jpeg")
             keys[kind] = relative
         self.record("upload inputs", PASS, f"2 objects under users/{self.user}/", started)
@@ -314,7 +312,7 @@ class SmokeRun:
         urls = []
         for queue in (contract.Queue.TRYON, contract.Queue.RENDER):
             work, dlq = contract.QUEUE_OUTPUTS[queue]
-            keys = (work, dlq) if self.aws.is_local else (dlq,)
+            keys = (work, dlq) if self.target.is_local else (dlq,)
             urls += [url for url in map(self.target.output, keys) if url]
         return urls
 
@@ -322,7 +320,7 @@ class SmokeRun:
         """Messages that name this run's ids (see ``queue_urls`` for where it looks)."""
         if not self.created.ids:
             return []
-        sqs = self.aws.client("sqs")
+        sqs = self.target.client("sqs")
         found: list[str] = []
         for url in self.queue_urls():
             attributes = sqs.get_queue_attributes(
@@ -351,7 +349,7 @@ class SmokeRun:
                 cleaned.append(f"{len(removed)} queue message(s)")
         except Exception as exc:
             cleaned.append(f"queue clean-up failed: {type(exc).__name__}")
-        ddb = self.aws.client("dynamodb")
+        ddb = self.target.client("dynamodb")
         for table, pk in self.created.items:
             try:
                 ddb.delete_item(TableName=table, Key={"pk": {"S": pk}})
@@ -362,7 +360,7 @@ class SmokeRun:
         if quotas:
             for pk in self.created.quota_keys:
                 try:
-                    if self.aws.is_local:  # the run's own synthetic user: remove its counters
+                    if self.target.is_local:  # the run's own synthetic user: remove its counters
                         ddb.delete_item(TableName=quotas, Key={"pk": {"S": pk}})
                         cleaned.append(f"quota counter {pk}")
                     elif not pk.startswith("ACTIVE#"):  # a real user: give the slot back
@@ -373,7 +371,7 @@ class SmokeRun:
                         cleaned.append(f"quota slot given back: {pk}")
                 except Exception as exc:
                     cleaned.append(f"quota counter {pk}: {type(exc).__name__}")
-        s3 = self.aws.client("s3")
+        s3 = self.target.client("s3")
         for bucket, key in self.created.objects:
             try:
                 s3.delete_object(Bucket=bucket, Key=key)
@@ -389,7 +387,7 @@ class SmokeRun:
                     left.append(f"s3://{bucket}/{key}")
             except Exception as exc:
                 left.append(f"s3://{bucket}/{key} (cannot tell: {type(exc).__name__})")
-        ddb = self.aws.client("dynamodb")
+        ddb = self.target.client("dynamodb")
 
         def item_left(table: str, pk: str, label: str) -> None:
             try:
@@ -402,7 +400,7 @@ class SmokeRun:
         for table, pk in self.created.items:
             item_left(table, pk, "item")
         quotas = self.target.output(contract.OutputKey.QUOTAS_TABLE)
-        if quotas and self.aws.is_local:
+        if quotas and self.target.is_local:
             for pk in self.created.quota_keys:
                 item_left(quotas, pk, "quota counter")
         try:
@@ -417,15 +415,12 @@ def _utcnow() -> Any:
     return dt.datetime.now(dt.UTC)
 
 
-def run_smoke(aws: AwsTarget, *, allow_spend: bool = False, token: str | None = None,
-              timeout: float = DEFAULT_TIMEOUT_S, target: Target | None = None) -> SmokeResult:
+def run_smoke(target: StageTarget, *, allow_spend: bool = False, token: str | None = None,
+              timeout: float = DEFAULT_TIMEOUT_S) -> SmokeResult:
     """The QA deployment tests with clean-up. LOCAL renders with the offline provider; a
-    real stage renders only with ``allow_spend``."""
-    from garmaxctl.services.health import resolve_target
-
-    target = target or resolve_target(aws)
+    real stage renders only with ``allow_spend``. Refused while the stage is idle."""
     if target.idle:
-        raise OperationError(f"stage {target.stage} is idle: its processors are paused; run "
-                         "`garmaxctl idle up` first", code="stage_idle")
-    render = aws.is_local or allow_spend
+        raise OperationError(f"stage {target.name} is idle: its processors are paused; run "
+                             "`garmaxctl idle up` first", code="stage_idle")
+    render = target.is_local or allow_spend
     return SmokeRun(target, render=render, token=token, timeout=timeout).run()

@@ -15,25 +15,18 @@ before it (DEV → QA → PROD) gets a note.
 from __future__ import annotations
 
 import concurrent.futures
-import datetime as dt
 import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from garmaxctl import contract
 from garmaxctl.errors import GarmaxError, StackNotFoundError
-from garmaxctl.stages import STAGE_ORDER, Budgets, StageConfig, get_stage_config
+from garmaxctl.services.cdk import read_deploy_marker
+from garmaxctl.services.health import prepare, run_health
+from garmaxctl.stage.budget import todays_spend
+from garmaxctl.stages import STAGE_ORDER, get_stage_config
 
 if TYPE_CHECKING:
-    from garmaxctl.aws import AwsTarget
-
-BUDGET_PARAMS: dict[str, str] = {  # Budgets field -> parameter path (contract mapping)
-    "daily_usd": "budget/daily-usd",
-    "bedrock_daily_usd": "budget/bedrock-daily-usd",
-    "replicate_daily_usd": "budget/replicate-daily-usd",
-    "gemini_daily_usd": "gemini/daily-budget-usd",
-}
-
+    from garmaxctl.stage.target import StageTarget
 
 @dataclass
 class StageStatus:
@@ -67,73 +60,33 @@ def version_of(marker: dict[str, Any] | None) -> str | None:
                                      if marker.get("tool_version") else None)
 
 
-def read_budgets(aws: AwsTarget, config: StageConfig) -> Budgets:
-    """The daily budgets from Parameter Store, each falling back to the stage's default."""
-    prefix = contract.params_prefix(str(config.stage))
-    names = {prefix + path: attr for attr, path in BUDGET_PARAMS.items()}
-    values: dict[str, float] = {}
-    try:
-        found = aws.client("ssm").get_parameters(Names=list(names))["Parameters"]
-    except Exception:
-        found = []
-    for parameter in found:
-        try:
-            values[names[parameter["Name"]]] = float(parameter["Value"])
-        except (KeyError, ValueError):
-            continue
-    defaults = config.budgets
-    return Budgets(**{attr: values.get(attr, getattr(defaults, attr))
-                      for attr in BUDGET_PARAMS})
-
-
-def todays_spend(aws: AwsTarget, outputs: dict[str, str]) -> dict[str, Any] | None:
-    from runtime.domain.budget import breaker_state
-
-    ledger = outputs.get(str(contract.OutputKey.LEDGER_TABLE))
-    if not ledger:
-        return None
-    config = aws.stage
-    day = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
-    state = breaker_state(ledger, str(config.stage), day, aws.client("dynamodb"),
-                          read_budgets(aws, config))
-    return {"day": state.day, "spent_usd": state.spent_usd, "budget_usd": state.budget_usd,
-            "percent": state.percent, "level": state.level.value, "renders": state.renders}
-
-
-def stage_status(aws: AwsTarget, *, health_timeout: float = 10.0) -> StageStatus:
+def stage_status(target: StageTarget, *, health_timeout: float = 10.0) -> StageStatus:
     """Everything ``status`` shows for one stage; raises what the stage's calls raise."""
-    from garmaxctl.services.cdk import read_deploy_marker
-    from garmaxctl.services.health import resolve_target, run_health
-
-    stage = str(aws.stage.stage)
-    if aws.is_local:
-        from garmaxctl.emulator import require_running
-
-        require_running(str(aws.endpoint_url))
-    else:
+    if not target.is_local:
         # A quick probe first: an unreachable or credential-less stage answers in seconds,
         # not after the adaptive retry budget of an ordinary client.
-        aws.client("sts", retries={"mode": "standard", "max_attempts": 2},
-                   connect_timeout=3, read_timeout=10).get_caller_identity()
-        aws.check_account()
-    result = StageStatus(stage=stage, reachable=True)
-    marker = read_deploy_marker(aws)
+        target.client("sts", retries={"mode": "standard", "max_attempts": 2},
+                      connect_timeout=3, read_timeout=10).get_caller_identity()
+    target.check_account()
+    result = StageStatus(stage=target.name, reachable=True)
+    marker = read_deploy_marker(target.aws)
     result.version = version_of(marker)
     if marker:
         result.deployed_at, result.deployed_by = marker.get("time"), marker.get("caller")
     try:
-        target = resolve_target(aws)
+        prepare(target)
     except StackNotFoundError as exc:
         result.health, result.problems = "not deployed", [exc.message]
         return result
     result.deployed = True
     result.idle = target.idle
-    if target.idle_snapshot:
-        result.idle_phase = target.idle_snapshot.get("phase")
-        result.idle_since = target.idle_snapshot.get("created_at")
+    snapshot = target.idle_snapshot()
+    if snapshot:
+        result.idle_phase = snapshot.get("phase")
+        result.idle_since = snapshot.get("created_at")
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        report_future = pool.submit(run_health, aws, target=target, timeout=health_timeout)
-        spend_future = pool.submit(todays_spend, aws, target.outputs)
+        report_future = pool.submit(run_health, target, timeout=health_timeout)
+        spend_future = pool.submit(todays_spend, target)
         report = report_future.result()
         try:
             result.spend = spend_future.result()
@@ -173,16 +126,16 @@ def version_notes(stages: list[StageStatus]) -> list[str]:
     return notes
 
 
-def all_stages_status(*, health_timeout: float = 10.0,
-                      make_target: Any = None) -> StatusReport:
+def all_stages_status(*, health_timeout: float = 10.0) -> StatusReport:
     """Every stage side by side, each with its own profile; concurrently."""
     from garmaxctl.aws import AwsTarget
+    from garmaxctl.stage.target import StageTarget
 
     def one(stage: str) -> StageStatus:
         try:
             config = get_stage_config(stage)
-            aws = make_target(config) if make_target else AwsTarget(stage=config)
-            return stage_status(aws, health_timeout=health_timeout)
+            return stage_status(StageTarget(AwsTarget(stage=config)),
+                                health_timeout=health_timeout)
         except Exception as exc:
             return _unreachable(stage, exc)
 

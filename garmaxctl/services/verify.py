@@ -30,10 +30,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from garmaxctl import contract
-from garmaxctl.services.health import Target, http_call, resolve_target, run_health
+from garmaxctl.aws import describe_error
+from garmaxctl.services.health import prepare, run_health
+from garmaxctl.stage.http import http_call
 
 if TYPE_CHECKING:
-    from garmaxctl.aws import AwsTarget
+    from garmaxctl.stage.target import StageTarget
 
 PASS, FAIL, WARN, SKIPPED = "pass", "fail", "warn", "skipped"
 CERT_WARN_DAYS = 30
@@ -67,13 +69,6 @@ def summarise(rows: list[Row]) -> dict[str, int]:
         summary[row.status] += 1
     summary["total"] = len(rows)
     return summary
-
-
-def _code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", type(exc).__name__))
-    return type(exc).__name__
 
 
 # --------------------------------------------------------------------------- TLS
@@ -167,11 +162,10 @@ def certificate_row(spec: str, *, cafile: str | None = None,
 # --------------------------------------------------------------------------- rows
 
 class Checklist:
-    def __init__(self, target: Target, *, allow_spend: bool, token: str | None,
+    def __init__(self, target: StageTarget, *, allow_spend: bool, token: str | None,
                  domains: list[str], smoke_timeout: float, health_timeout: float) -> None:
         self.target = target
-        self.aws = target.aws
-        self.stage = target.stage
+        self.stage = target.name
         self.allow_spend = allow_spend
         self.token = token
         self.domains = domains
@@ -181,7 +175,7 @@ class Checklist:
     # -- functional ------------------------------------------------------------------
 
     def health(self) -> list[Row]:
-        report = run_health(self.aws, target=self.target, timeout=self.health_timeout)
+        report = run_health(self.target, timeout=self.health_timeout)
         if report.ok:
             idle = ", idle" if report.idle else ""
             return [Row("API health checks pass", "functional", PASS,
@@ -200,12 +194,12 @@ class Checklist:
             reason = "the stage is idle (processors paused)"
             return [Row(tryon_item, "functional", SKIPPED, reason, "`garmaxctl idle up`"),
                     Row(render_item, "functional", SKIPPED, reason, "`garmaxctl idle up`")]
-        if not self.aws.is_local and not self.token:
+        if not self.target.is_local and not self.token:
             reason = "needs a caller on a real stage"
             fix = "pass --token with a Cognito ID token (or set GARMAX_API_TOKEN)"
             return [Row(tryon_item, "functional", SKIPPED, reason, fix),
                     Row(render_item, "functional", SKIPPED, reason, fix)]
-        render = self.aws.is_local or self.allow_spend
+        render = self.target.is_local or self.allow_spend
         result = SmokeRun(self.target, render=render, token=self.token,
                           timeout=self.smoke_timeout).run()
         tryon_steps = [s for s in result.steps if s.name in
@@ -247,13 +241,13 @@ class Checklist:
         item = "Stripe webhook: signed event accepted, bad signature refused"
         path = contract.PARAMS_BY_ENV_KEY["STRIPE_WEBHOOK_SECRET"].full_path(self.stage)
         try:
-            secret = self.aws.client("ssm").get_parameter(
+            secret = self.target.client("ssm").get_parameter(
                 Name=path, WithDecryption=True)["Parameter"]["Value"]
         except Exception as exc:
-            if "ParameterNotFound" not in _code(exc):
+            if "ParameterNotFound" not in describe_error(exc).code:
                 raise
             fix = "set STRIPE_WEBHOOK_SECRET in .env and run `garmaxctl params push`"
-            if self.aws.is_local:
+            if self.target.is_local:
                 return [Row(item, "functional", SKIPPED,
                             f"no webhook secret at {path} (LOCAL requires none)", fix)]
             return [Row(item, "functional", FAIL, f"no webhook secret at {path}", fix)]
@@ -286,8 +280,8 @@ class Checklist:
     # -- security --------------------------------------------------------------------
 
     def tls(self) -> list[Row]:
-        domains = list(self.aws.stage.custom_domains) + [
-            d for d in self.domains if d not in self.aws.stage.custom_domains]
+        domains = list(self.target.config.custom_domains) + [
+            d for d in self.domains if d not in self.target.config.custom_domains]
         if not domains:
             return [Row("TLS certificates of custom domains", "security", SKIPPED,
                         f"stage {self.stage} has no custom domain",
@@ -296,20 +290,20 @@ class Checklist:
 
     def _policy(self, bucket: str) -> dict[str, Any] | None:
         try:
-            text = self.aws.client("s3").get_bucket_policy(Bucket=bucket)["Policy"]
+            text = self.target.client("s3").get_bucket_policy(Bucket=bucket)["Policy"]
         except Exception as exc:
-            if _code(exc) in ("NoSuchBucketPolicy",):
+            if describe_error(exc).code in ("NoSuchBucketPolicy",):
                 return None
             raise
         return json.loads(text)
 
     def _buckets(self) -> list[tuple[str, str]]:
-        return [(b.name, self.target.outputs[str(b.output)]) for b in contract.BUCKETS
-                if self.target.outputs.get(str(b.output))]
+        return [(b.name, self.target.outputs()[str(b.output)]) for b in contract.BUCKETS
+                if self.target.output(b.output)]
 
     def s3_public(self) -> list[Row]:
         item = "S3 buckets block public access"
-        s3 = self.aws.client("s3")
+        s3 = self.target.client("s3")
         problems: list[str] = []
         unapplied: list[str] = []
         for name, bucket in self._buckets():
@@ -321,9 +315,9 @@ class Checklist:
                 if off:
                     problems.append(f"{name}: {', '.join(off)} off")
             except Exception as exc:
-                if _code(exc) != "NoSuchPublicAccessBlockConfiguration":
+                if describe_error(exc).code != "NoSuchPublicAccessBlockConfiguration":
                     raise
-                if self.aws.is_local:
+                if self.target.is_local:
                     unapplied.append(name)
                 else:
                     problems.append(f"{name}: no public access block")
@@ -363,7 +357,7 @@ class Checklist:
         item = "secrets are SecureString"
         prefix = contract.params_prefix(self.stage)
         secret_paths = {p.full_path(self.stage) for p in contract.PARAMETERS if p.secret}
-        ssm = self.aws.client("ssm")
+        ssm = self.target.client("ssm")
         stored: dict[str, str] = {}
         for page in ssm.get_paginator("describe_parameters").paginate(
                 ParameterFilters=[{"Key": "Path", "Option": "Recursive", "Values": [prefix]}]):
@@ -379,7 +373,7 @@ class Checklist:
 
     def iam(self) -> list[Row]:
         item = "no function role allows * on *"
-        iam, lambda_client = self.aws.client("iam"), self.aws.client("lambda")
+        iam, lambda_client = self.target.client("iam"), self.target.client("lambda")
         offenders: list[str] = []
         for function in contract.Function:
             name = contract.function_name(function, self.stage)
@@ -412,7 +406,7 @@ class Checklist:
         expected = [contract.alarm_name(a, self.stage) for a in contract.Alarm
                     if a is not contract.Alarm.ACTIVITY]  # its actions start disabled
         found: dict[str, dict[str, Any]] = {}
-        cloudwatch = self.aws.client("cloudwatch")
+        cloudwatch = self.target.client("cloudwatch")
         for page in cloudwatch.get_paginator("describe_alarms").paginate(
                 AlarmNamePrefix="GarmaxAI-"):
             found.update({a["AlarmName"]: a for a in page.get("MetricAlarms", [])})
@@ -432,19 +426,19 @@ class Checklist:
 
     def budget(self) -> list[Row]:
         item = "budget notifications"
-        if not self.aws.stage.features.budgets:
+        if not self.target.config.features.budgets:
             return [Row(item, "monitoring", SKIPPED,
                         f"stage {self.stage} has no AWS Budgets budget (the runtime's "
                         "breaker still enforces the daily budget)")]
         name = (self.target.output(contract.OutputKey.BUDGET_NAME)
                 or contract.budget_name(self.stage))
-        account = self.aws.caller_identity()["account"]
-        budgets = self.aws.client("budgets")
+        account = self.target.aws.caller_identity()["account"]
+        budgets = self.target.client("budgets")
         try:
             notifications = budgets.describe_notifications_for_budget(
                 AccountId=account, BudgetName=name)["Notifications"]
         except Exception as exc:
-            return [Row(item, "monitoring", FAIL, f"budget {name}: {_code(exc)}",
+            return [Row(item, "monitoring", FAIL, f"budget {name}: {describe_error(exc).code}",
                         "redeploy the stack (it creates the daily budget)")]
         thresholds = set()
         unread = ""
@@ -454,7 +448,7 @@ class Checklist:
                     AccountId=account, BudgetName=name,
                     Notification=notification)["Subscribers"]
             except Exception as exc:  # e.g. not implemented by an emulator: count it
-                unread = f" (subscribers not readable: {_code(exc)})"
+                unread = f" (subscribers not readable: {describe_error(exc).code})"
                 subscribers = [None]
             if subscribers:
                 thresholds.add(round(float(notification["Threshold"])))
@@ -469,7 +463,7 @@ class Checklist:
 
     def log_retention(self) -> list[Row]:
         item = "log groups have retention"
-        logs = self.aws.client("logs")
+        logs = self.target.client("logs")
         groups = [contract.function_log_group(f, self.stage) for f in contract.Function]
         groups.append(contract.api_access_log_group(self.stage))
         problems: list[str] = []
@@ -519,7 +513,7 @@ class Checklist:
                     from garmaxctl.errors import GarmaxError
 
                     reason = exc.one_line() if isinstance(exc, GarmaxError) else \
-                        f"{type(exc).__name__}: {_code(exc)} {exc}"[:300]
+                        f"{type(exc).__name__}: {describe_error(exc).code} {exc}"[:300]
                     rows.append(Row(item, section, FAIL, f"could not check: {reason}",
                                     "rerun with --verbose; check permissions"))
         return rows
@@ -568,12 +562,12 @@ def stripe_signature(payload: str, secret: str, timestamp: int | None = None) ->
     return f"t={moment},v1={digest.hexdigest()}"
 
 
-def run_verify(aws: AwsTarget, *, allow_spend: bool = False, token: str | None = None,
+def run_verify(target: StageTarget, *, allow_spend: bool = False, token: str | None = None,
                domains: list[str] | None = None, smoke_timeout: float = 90.0,
-               health_timeout: float = 10.0, target: Target | None = None) -> VerifyReport:
+               health_timeout: float = 10.0) -> VerifyReport:
     started = time.perf_counter()
-    target = target or resolve_target(aws)
+    prepare(target)
     rows = Checklist(target, allow_spend=allow_spend, token=token, domains=domains or [],
                      smoke_timeout=smoke_timeout, health_timeout=health_timeout).run()
-    return VerifyReport(stage=target.stage, rows=rows, summary=summarise(rows),
+    return VerifyReport(stage=target.name, rows=rows, summary=summarise(rows),
                         duration_ms=round((time.perf_counter() - started) * 1000, 1))

@@ -8,13 +8,13 @@ import sys
 
 import pytest
 
-from garmaxctl import __version__
-from garmaxctl.app import app
+from garmaxctl import __version__, registry
 
 HEAVY = ("boto3", "botocore", "pydantic", "pydantic_settings", "moto", "aws_cdk")
-GROUPS = tuple(sorted(group.name for group in app.registered_groups if group.name))
-COMMANDS = tuple(sorted(c.name for c in app.registered_commands
-                        if c.name and not c.hidden))
+GROUPS = tuple(sorted(e.name for e in registry.children(()) if e.is_group))
+COMMANDS = tuple(sorted(e.name for e in registry.children(()) if not e.is_group
+                        and not e.hidden))
+SUBCOMMANDS = tuple(e.path for e in registry.commands() if len(e.words) > 1)
 
 
 def test_every_group_and_command_is_registered() -> None:
@@ -71,6 +71,39 @@ def test_root_help_imports_nothing_heavy(argv: list[str]) -> None:
     loaded = _modules_after(argv)
     heavy = sorted(m for m in loaded if m.split(".")[0] in HEAVY)
     assert heavy == []
+    # The tree is listed from the registry: no command module is imported.
+    assert sorted(m for m in loaded if m.startswith("garmaxctl.commands.")) == []
+
+
+@pytest.mark.parametrize("path", SUBCOMMANDS)
+def test_subcommand_help(cli, path: str) -> None:
+    result = cli(*path.split(), "--help")
+    assert result.exit_code == 0
+    assert f"Usage: garmaxctl {path}" in " ".join(result.stdout.split())
+
+
+@pytest.mark.parametrize("module", sorted({e.import_path for e in registry.commands()}))
+def test_command_module_imported_first_still_yields_the_whole_tree(module: str) -> None:
+    """No import cycle can drop a group: import a command module before the app."""
+    code = (
+        "import importlib, json, sys\n"
+        f"importlib.import_module({module!r})\n"
+        "from garmaxctl.app import app\n"
+        "import typer\n"
+        "root = typer.main.get_command(app)\n"
+        "def walk(group, prefix):\n"
+        "    out = []\n"
+        "    for name in group.list_commands(None):\n"
+        "        cmd = group.get_command(None, name)\n"
+        "        out.append(prefix + name)\n"
+        "        if hasattr(cmd, 'list_commands'):\n"
+        "            out += walk(cmd, prefix + name + ' ')\n"
+        "    return out\n"
+        "sys.stdout.write(json.dumps(walk(root, '')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=60)
+    assert json.loads(done.stdout) == [e.path for e in registry.REGISTRY if not e.hidden]
 
 
 @pytest.mark.parametrize("group", GROUPS)

@@ -48,7 +48,7 @@ def leaky_command():
     """A scaffold command whose unexpected error message contains the secret."""
 
     def leak(ctx) -> None:
-        from garmaxctl.commands import options
+        from garmaxctl.cli import options
 
         opts = options(ctx)
         opts.env()  # loads .env, registering its secrets for redaction

@@ -122,11 +122,13 @@ class DevStage:
             self.clients[service] = boto3.client(service, region_name="us-east-1")
         return self.clients[service]
 
-    def aws(self) -> Any:
+    def target(self, *, api_url: str | None = None) -> Any:
+        """A fresh stage target for DEV (nothing read yet)."""
         from garmaxctl.aws import AwsTarget
+        from garmaxctl.stage.target import StageTarget
         from garmaxctl.stages import get_stage_config
 
-        return AwsTarget(stage=get_stage_config(DEV))
+        return StageTarget(AwsTarget(stage=get_stage_config(DEV)), api_url=api_url)
 
     def put_idle_snapshot(self) -> None:
         self.client("ssm").put_parameter(

@@ -12,6 +12,7 @@ import pytest
 from garmaxctl import contract
 from garmaxctl.services import health
 from garmaxctl.services.health import FAIL, IDLE, OK, SKIPPED, WARN, Check, CheckResult
+from garmaxctl.stage.target import StageTarget
 
 DEV = "DEV"
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")
@@ -22,7 +23,7 @@ def by_name(report: health.HealthReport) -> dict[str, CheckResult]:
 
 
 def test_every_check_is_ok_on_a_healthy_dev_stage(dev) -> None:
-    report = health.run_health(dev.aws())
+    report = health.run_health(dev.target())
     checks = by_name(report)
     assert report.status == health.HEALTHY, [(c.name, c.detail) for c in report.problems()]
     assert {c.status for c in report.checks} == {OK}
@@ -35,7 +36,7 @@ def test_every_check_is_ok_on_a_healthy_dev_stage(dev) -> None:
 
 def test_api_answering_an_error_is_unhealthy(dev) -> None:
     dev.api.mode = "down"
-    checks = by_name(health.run_health(dev.aws()))
+    checks = by_name(health.run_health(dev.target()))
     assert checks["api /api/health"].status == FAIL
     assert "HTTP 502" in checks["api /api/health"].detail
 
@@ -43,7 +44,7 @@ def test_api_answering_an_error_is_unhealthy(dev) -> None:
 def test_api_not_listening_is_unhealthy(dev) -> None:
     dev.api.server.shutdown()
     dev.api.server.server_close()
-    report = health.run_health(dev.aws(), timeout=5)
+    report = health.run_health(dev.target(), timeout=5)
     checks = by_name(report)
     assert report.status == health.UNHEALTHY
     assert checks["api /api/health"].status == FAIL
@@ -52,7 +53,7 @@ def test_api_not_listening_is_unhealthy(dev) -> None:
 
 def test_degraded_storage_names_the_failing_dependency(dev) -> None:
     dev.api.mode = "storage_degraded"
-    check = by_name(health.run_health(dev.aws()))["api /api/health/storage"]
+    check = by_name(health.run_health(dev.target()))["api /api/health/storage"]
     assert check.status == FAIL
     assert "HTTP 503" in check.detail and "ResourceNotFoundException" in check.detail
 
@@ -60,7 +61,7 @@ def test_degraded_storage_names_the_failing_dependency(dev) -> None:
 def test_missing_required_parameter_fails_and_names_it(dev) -> None:
     path = contract.PARAMS_BY_ENV_KEY["STRIPE_WEBHOOK_SECRET"].full_path(DEV)
     dev.client("ssm").delete_parameter(Name=path)
-    check = by_name(health.run_health(dev.aws()))["parameters"]
+    check = by_name(health.run_health(dev.target()))["parameters"]
     assert check.status == FAIL
     assert "stripe/webhook-secret" in check.detail
     assert check.data["missing"] == [path]
@@ -74,7 +75,7 @@ def test_local_requires_none_of_the_external_secrets() -> None:
 def test_non_empty_dlq_fails_its_queue(dev) -> None:
     dlq = dev.outputs[str(contract.OutputKey.RENDER_DLQ_URL)]
     dev.client("sqs").send_message(QueueUrl=dlq, MessageBody="poison")
-    checks = by_name(health.run_health(dev.aws()))
+    checks = by_name(health.run_health(dev.target()))
     assert checks["queue Render"].status == FAIL
     assert "1 message(s) in the DLQ" in checks["queue Render"].detail
     assert checks["queue Tryon"].status == OK
@@ -84,7 +85,7 @@ def test_queue_depth_is_reported_not_failed(dev) -> None:
     queue = dev.outputs[str(contract.OutputKey.TRYON_QUEUE_URL)]
     for _ in range(3):
         dev.client("sqs").send_message(QueueUrl=queue, MessageBody="{}")
-    check = by_name(health.run_health(dev.aws()))["queue Tryon"]
+    check = by_name(health.run_health(dev.target()))["queue Tryon"]
     assert check.status == OK and check.data["depth"] == 3
 
 
@@ -92,12 +93,12 @@ def test_alarm_in_alarm_degrades_but_the_activity_alarm_does_not(dev) -> None:
     cloudwatch = dev.client("cloudwatch")
     cloudwatch.set_alarm_state(AlarmName=contract.alarm_name(contract.Alarm.ACTIVITY, DEV),
                                StateValue="ALARM", StateReason="traffic while idle")
-    report = health.run_health(dev.aws())
+    report = health.run_health(dev.target())
     assert report.status == health.HEALTHY
     assert "activity alarm" in by_name(report)["alarms"].detail
     name = contract.alarm_name(contract.Alarm.LAMBDA_ERRORS, DEV)
     cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="test")
-    report = health.run_health(dev.aws())
+    report = health.run_health(dev.target())
     assert report.status == health.DEGRADED
     assert by_name(report)["alarms"].status == WARN
     assert name in by_name(report)["alarms"].detail
@@ -108,7 +109,7 @@ def test_missing_table_and_bucket_fail(dev) -> None:
     dev.client("s3").delete_bucket_policy(Bucket=dev.outputs["GuidanceBucketName"])
     dev.client("s3").delete_public_access_block(Bucket=dev.outputs["GuidanceBucketName"])
     dev.client("s3").delete_bucket(Bucket=dev.outputs["GuidanceBucketName"])
-    checks = by_name(health.run_health(dev.aws()))
+    checks = by_name(health.run_health(dev.target()))
     assert checks["table Quotas"].status == FAIL
     assert "ResourceNotFoundException" in checks["table Quotas"].detail
     assert checks["bucket Guidance"].status == FAIL
@@ -119,11 +120,11 @@ def test_concurrency_zero_is_broken_without_an_idle_snapshot_and_idle_with_one(d
     name = contract.function_name(contract.Function.TRYON_PROCESSOR, DEV)
     dev.client("lambda").put_function_concurrency(FunctionName=name,
                                                   ReservedConcurrentExecutions=0)
-    report = health.run_health(dev.aws())
+    report = health.run_health(dev.target())
     assert by_name(report)["function TryonProcessor"].status == FAIL
     assert report.status == health.UNHEALTHY
     dev.put_idle_snapshot()
-    report = health.run_health(dev.aws())
+    report = health.run_health(dev.target())
     assert by_name(report)["function TryonProcessor"].status == IDLE
     assert report.idle and report.status == health.HEALTHY
 
@@ -131,42 +132,42 @@ def test_concurrency_zero_is_broken_without_an_idle_snapshot_and_idle_with_one(d
 def test_stopped_aurora_is_broken_unless_the_stage_is_idle(dev) -> None:
     cluster = contract.database_cluster_id(DEV)
     dev.client("rds").stop_db_cluster(DBClusterIdentifier=cluster)
-    assert by_name(health.run_health(dev.aws()))["aurora"].status == FAIL
+    assert by_name(health.run_health(dev.target()))["aurora"].status == FAIL
     dev.put_idle_snapshot()
-    assert by_name(health.run_health(dev.aws()))["aurora"].status == IDLE
+    assert by_name(health.run_health(dev.target()))["aurora"].status == IDLE
 
 
 def test_missing_redis_fails(dev) -> None:
     dev.client("elasticache").delete_replication_group(
         ReplicationGroupId=contract.cache_cluster_id(DEV))
-    check = by_name(health.run_health(dev.aws()))["redis"]
+    check = by_name(health.run_health(dev.target()))["redis"]
     assert check.status in (FAIL, WARN)
 
 
 def test_stages_without_aurora_or_redis_skip_them() -> None:
     from garmaxctl.aws import AwsTarget
+    from garmaxctl.stage.target import StageTarget
     from garmaxctl.stages import get_stage_config
 
-    target = health.Target(aws=AwsTarget(stage=get_stage_config("LOCAL")), stage="LOCAL",
-                           outputs={}, api_url=None)
+    target = StageTarget(AwsTarget(stage=get_stage_config("LOCAL")))
     assert health.check_database(target).status == SKIPPED
     assert health.check_cache(target).status == SKIPPED
 
 
 # --------------------------------------------------------------------------- the runner
 
-def _target(dev) -> health.Target:
-    return health.resolve_target(dev.aws())
+def _target(dev) -> StageTarget:
+    return health.prepare(dev.target())
 
 
 def test_a_check_past_its_timeout_fails_and_does_not_hold_the_report(dev) -> None:
     released = threading.Event()
 
-    def hangs(_target: health.Target) -> CheckResult:
+    def hangs(_target: StageTarget) -> CheckResult:
         released.wait(30)  # set only after run_checks has returned
         return CheckResult("hangs", OK)
 
-    def quick(_target: health.Target) -> CheckResult:
+    def quick(_target: StageTarget) -> CheckResult:
         return CheckResult("quick", OK, "fine")
 
     try:
@@ -179,7 +180,7 @@ def test_a_check_past_its_timeout_fails_and_does_not_hold_the_report(dev) -> Non
 
 
 def test_a_check_that_raises_is_its_own_failure(dev) -> None:
-    def boom(_target: health.Target) -> CheckResult:
+    def boom(_target: StageTarget) -> CheckResult:
         raise RuntimeError("kaput")
 
     results = health.run_checks([Check("boom", "test", boom)], _target(dev))
@@ -191,7 +192,7 @@ def test_checks_run_concurrently(dev) -> None:
     count = 6
     barrier = threading.Barrier(count, timeout=10)
 
-    def meets(_target: health.Target) -> CheckResult:
+    def meets(_target: StageTarget) -> CheckResult:
         barrier.wait()
         return CheckResult("meets", OK)
 

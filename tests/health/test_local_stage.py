@@ -86,11 +86,10 @@ def test_health_table_has_check_status_latency_detail(local, cli) -> None:
 
 
 def test_health_with_the_local_api_down_exits_1(local, cli, monkeypatch) -> None:
-    from garmaxctl.services import health
     from tests.conftest import free_port
 
     dead = f"http://localhost:{free_port()}/"
-    monkeypatch.setattr(health, "local_api_url", lambda: (dead, ""))
+    monkeypatch.setattr("garmaxctl.stage.local.api_url", lambda: (dead, ""))
     result, document = cli.json("health")
     assert result.exit_code == 1
     assert_envelope(document, exit_code=1, command="health")

@@ -150,10 +150,10 @@ def test_smoke_never_reads_a_real_stages_work_queues(dev) -> None:
     import json
 
     from garmaxctl import contract
-    from garmaxctl.services.health import resolve_target
+    from garmaxctl.services.health import prepare
 
     claims = base64.urlsafe_b64encode(json.dumps({"sub": "qa-user"}).encode()).decode()
-    target = resolve_target(dev.aws(), api_url=dev.api.url)
+    target = prepare(dev.target(api_url=dev.api.url))
     run = smoke.SmokeRun(target, render=False, token=f"e30.{claims.rstrip('=')}.sig")
     dlqs = {dev.outputs[dlq] for queue, (_, dlq) in contract.QUEUE_OUTPUTS.items()
             if queue in (contract.Queue.TRYON, contract.Queue.RENDER)}

@@ -15,11 +15,11 @@ pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")
 
 
 def checklist(dev, **kwargs) -> verify.Checklist:
-    from garmaxctl.services.health import resolve_target
+    from garmaxctl.services.health import prepare
 
     options = {"allow_spend": False, "token": None, "domains": [], "smoke_timeout": 5.0,
                "health_timeout": 5.0, **kwargs}
-    return verify.Checklist(resolve_target(dev.aws()), **options)
+    return verify.Checklist(prepare(dev.target()), **options)
 
 
 # --------------------------------------------------------------------------- TLS

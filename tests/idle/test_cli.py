@@ -150,7 +150,7 @@ def test_deploy_refuses_while_idle_and_says_run_idle_up(dev, cli) -> None:
 
 
 def test_deploy_with_force_passes_the_idle_check_with_a_warning(dev, capsys) -> None:
-    from garmaxctl.commands import GlobalOptions
+    from garmaxctl.cli import GlobalOptions
     from garmaxctl.commands.deploy import _refuse_while_idle
 
     dev.build()
@@ -163,7 +163,7 @@ def test_deploy_with_force_passes_the_idle_check_with_a_warning(dev, capsys) -> 
 
 
 def test_deploy_check_passes_when_not_idle(dev) -> None:
-    from garmaxctl.commands import GlobalOptions
+    from garmaxctl.cli import GlobalOptions
     from garmaxctl.commands.deploy import _refuse_while_idle
 
     dev.build()

@@ -8,7 +8,8 @@ import time
 import pytest
 
 from garmaxctl.errors import UsageError
-from garmaxctl.services.params import parse_time, resolve_name
+from garmaxctl.services.params import resolve_name
+from garmaxctl.stage.timerange import parse_time
 from tests.params.conftest import CANARY, Calls, Target, assert_envelope
 
 SMALL_ENV = f"ALERT_EMAIL=ops@example.com\nDAILY_BUDGET_USD=200\nJWT_SECRET={CANARY}\n"

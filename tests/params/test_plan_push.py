@@ -190,7 +190,7 @@ def test_prod_with_yes_pushes(cli, full_env, prod: Target) -> None:
 
 def test_prod_on_a_terminal_asks_and_a_no_writes_nothing(cli, full_env, prod: Target,
                                                          monkeypatch) -> None:
-    monkeypatch.setattr("garmaxctl.commands.stdin_is_tty", lambda: True)
+    monkeypatch.setattr("garmaxctl.cli.stdin_is_tty", lambda: True)
     result = cli(*prod.args, "params", "push", input="n\n")
     assert result.exit_code == 2
     assert "push 34 parameter change(s) on PROD?" in result.stderr

@@ -1,0 +1,145 @@
+"""Every command group and command of garmaxctl, once, in the order ``--help`` shows them.
+
+This list is the one place a command is registered (docs/architecture.md, "How to add a
+command"). The CLI reads it to build the command tree lazily: ``garmaxctl --help`` and
+``garmaxctl GROUP --help`` import no command module; a command's module is imported only
+when that command runs or shows its own help (``garmaxctl.cli.LazyGroup``). AWS SAM CLI's
+``samcli/cli/command.py`` is the model.
+
+Each entry also carries facts that later work needs once, not in lists of its own:
+``mutates`` (the command changes the stage: confirmation on PROD, the audit trail, the
+fuzzer's fail-fast rules) and ``actions`` (the AWS actions it calls, for least privilege).
+
+Pure data: this module imports nothing of garmaxctl.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+COMMANDS_PACKAGE = "garmaxctl.commands"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A group (no ``module``) or a command (``module`` + ``function``)."""
+
+    path: str  # words from the root: "params push"
+    help: str  # the short help shown in the parent's listing
+    module: str | None = None  # below garmaxctl.commands: "params"
+    function: str | None = None  # the command function in that module
+    mutates: bool = False
+    actions: tuple[str, ...] = ()
+    hidden: bool = False
+    alias: bool = False  # another name for a command: ``help`` is its help too
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return tuple(self.path.split())
+
+    @property
+    def name(self) -> str:
+        return self.words[-1]
+
+    @property
+    def parent(self) -> tuple[str, ...]:
+        return self.words[:-1]
+
+    @property
+    def is_group(self) -> bool:
+        return self.module is None
+
+    @property
+    def import_path(self) -> str:
+        assert self.module is not None, f"{self.path} is a group"
+        return f"{COMMANDS_PACKAGE}.{self.module}"
+
+
+def group(path: str, help: str) -> Entry:
+    return Entry(path=path, help=help)
+
+
+def command(path: str, help: str, module: str, function: str | None = None, *,
+            mutates: bool = False, hidden: bool = False, alias: bool = False) -> Entry:
+    return Entry(path=path, help=help, module=module,
+                 function=function or path.split()[-1], mutates=mutates, hidden=hidden,
+                 alias=alias)
+
+
+REGISTRY: tuple[Entry, ...] = (
+    command("doctor", "Check tools, credentials, the emulator (LOCAL) and .env for the "
+                      "stage.", "doctor"),
+    command("synth", "Synthesize GarmaxAiStack-{STAGE} (skipped when nothing changed).",
+            "deploy"),
+    command("diff", "Show what a deploy would change (the CDK diff).", "deploy"),
+    command("bootstrap", "Bootstrap the stage's account and region for the CDK.", "deploy",
+            mutates=True),
+    command("deploy", "Deploy GarmaxAiStack-{STAGE} through the CDK CLI; record a deploy "
+                      "marker.", "deploy", mutates=True),
+    command("destroy", "Delete GarmaxAiStack-{STAGE} (asks on every stage).", "deploy",
+            mutates=True),
+    command("outputs", "The stack's CloudFormation outputs.", "deploy"),
+
+    group("params", "Keep Parameter Store in sync with .env: plan, push, pull, history, "
+                    "rollback, restore (secrets never printed)."),
+    command("params plan", "Compare .env with Parameter Store: add / change / unchanged / "
+                           "skipped / extra.", "params"),
+    command("params diff", "Alias of `params plan`.", "params", "plan", alias=True),
+    command("params push", "Write what differs from .env (PROD: confirm or --yes).", "params",
+            mutates=True),
+    command("params apply", "Alias of `params push`.", "params", "push", mutates=True,
+            alias=True),
+    command("params list", "Names, types, versions and last-modified dates (no values).",
+            "params", "list_"),
+    command("params get", "Print one parameter's raw value; a secret only with --decrypt.",
+            "params"),
+    command("params pull", "Parameter Store as a .env (or JSON) document.", "params"),
+    command("params history", "Every kept version of one parameter.", "params"),
+    command("params rollback", "Write an earlier version's value back as a new version.",
+            "params", mutates=True),
+    command("params restore", "Put the whole stage tree back as it was at a time.", "params",
+            mutates=True),
+
+    group("idle", "Scale a stage down while idle and restore it exactly (docs/idle.md)."),
+    command("idle down", "Snapshot, then scale the stage down.", "idle", mutates=True),
+    command("idle up", "Restore exactly what the snapshot recorded.", "idle", mutates=True),
+    command("idle status", "Live state beside the snapshot, drift, lock, saving.", "idle"),
+
+    command("health", "Check every part of the stage at once; exit 1 unless healthy.",
+            "health"),
+    command("verify", "Run the post-deployment checklist, one row per item.", "verify"),
+    command("smoke", "A try-on session and an sd render through the API, cleaned up.",
+            "smoke", mutates=True),
+    command("status", "Version, health, alarms, idle state and today's spend.", "status"),
+
+    group("local", "Run the LOCAL stage on this machine: the embedded AWS emulator, the "
+                   "deployed stack, the local API and workers."),
+    command("local up", "Start the emulator, deploy LOCAL, serve the API; Ctrl-C stops all.",
+            "local"),
+    command("local down", "Stop what `local up` started (never anything else).", "local"),
+    command("local status", "Endpoint, API URL, pid and uptime.", "local"),
+    command("local logs", "The emulator's, gateway's and workers' log.", "local"),
+    command("local reset", "Wipe every resource in the emulator; redeploy LOCAL.", "local",
+            mutates=True),
+
+    group("config", "Show the resolved configuration; validate the .env file."),
+    command("config show", "The stage's resolved config and the .env settings.", "config"),
+    command("config validate", "Validate the .env file: exit 2 with each problem.",
+            "config"),
+)
+
+
+def children(parent: tuple[str, ...]) -> Iterator[Entry]:
+    """The entries directly below ``parent`` (``()``: the root), in registry order."""
+    return (e for e in REGISTRY if e.parent == parent)
+
+
+def find(path: str | tuple[str, ...]) -> Entry | None:
+    words = tuple(path.split()) if isinstance(path, str) else tuple(path)
+    return next((e for e in REGISTRY if e.words == words), None)
+
+
+def commands() -> list[Entry]:
+    """Every runnable command (no groups)."""
+    return [e for e in REGISTRY if not e.is_group]

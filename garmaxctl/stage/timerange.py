@@ -1,0 +1,36 @@
+"""Time ranges as people type them: ``15m``, ``1h``, ``7d``, ``1w`` (ago, with or without
+the word) or an ISO 8601 timestamp (UTC when it has no offset). Every ``--since`` and
+``--as-of`` of garmaxctl reads its value here; a time that cannot be read, or one in the
+future, is a usage error (exit 2, code ``bad_time``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from garmaxctl.errors import UsageError
+
+_RELATIVE = re.compile(r"^\s*(\d+)\s*(s|sec|m|min|h|hr|d|day|days|w|wk)\s*(ago)?\s*$", re.I)
+_UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400,
+                 "day": 86400, "days": 86400, "w": 604800, "wk": 604800}
+
+
+def parse_time(text: str, *, now: dt.datetime | None = None) -> dt.datetime:
+    """The moment ``text`` names, timezone-aware in UTC."""
+    now = now or dt.datetime.now(dt.UTC)
+    match = _RELATIVE.match(text)
+    if match:
+        seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+        return now - dt.timedelta(seconds=seconds)
+    try:
+        moment = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"cannot read the time {text!r}", code="bad_time",
+                         hint="use a duration ago (15m, 2h, 1d, 1w) or an ISO timestamp "
+                              "(2025-01-31T14:00:00Z)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    if moment > now:
+        raise UsageError(f"the time {text!r} is in the future", code="bad_time",
+                         hint="give a past time")
+    return moment.astimezone(dt.UTC)
