@@ -339,3 +339,28 @@ def test_async_payment_events_are_queued_by_the_webhook(stack, kind):
     status, body = post_webhook(payload, sign(payload, SECRET))
     assert (status, body["queued"]) == (200, True)
     assert len(stack.receive("Billing")) == 1
+
+
+def test_events_of_one_session_racing_each_other_credit_once(stack):
+    """The success event lands between the paid completion's read and its write."""
+    from runtime.domain import billing as b
+
+    table = stack.table("Credits")
+    late = json.loads(checkout("evt_async_succeeded", "paid", kind="succeeded"))
+    first_call = []
+
+    def interleave(**kwargs):
+        if not first_call:
+            first_call.append(True)
+            assert b.apply_event(stack.ddb, table, late, {}, "t1").credit_delta == 25
+
+    stack.ddb.meta.events.register("before-call.dynamodb.TransactWriteItems", interleave)
+    try:
+        result = b.apply_event(stack.ddb, table, json.loads(checkout("evt_paid", "paid")), {},
+                               "t2")
+    finally:
+        stack.ddb.meta.events.unregister("before-call.dynamodb.TransactWriteItems",
+                                         interleave)
+    assert (result.outcome, result.credit_delta, result.checkout_state) == ("applied", 0, None)
+    assert account(stack)["credits"] == 25 and txn_deltas(stack) == [25]
+    assert checkout_record(stack)["fulfilledBy"] == "evt_async_succeeded"
