@@ -456,3 +456,24 @@ def test_unexpected_provider_error_is_refunded_and_fails_on_the_last_attempt(
     now = state(stack)  # each reservation refunded exactly once
     assert (now.spent_usd, now.renders, now.provider("replicate").spent_usd) == (0, 0, 0)
     assert slots(stack) == (0, 0)
+
+
+def test_retry_after_an_attempt_died_between_payment_and_store_fails_without_paying(
+        stack, fakes, monkeypatch):
+    """What an invocation killed after recording the provider's result leaves behind."""
+    from runtime.domain.ddb import values
+
+    monkeypatch.setenv("RENDER_PROVIDER", "replicate")
+    render_id = submit(stack)
+    [message] = stack.receive("Render")
+    stack.ddb.update_item(
+        TableName=stack.table("RenderJobs"), Key={"pk": {"S": f"RENDER#{render_id}"}},
+        UpdateExpression="SET #s = :p, providerResult = :r",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues=values({":p": "processing", ":r": {
+            "provider": "replicate", "costUsd": 0.5, "contentType": "image/png"}}))
+    assert deliver(message["Body"], 2) == {"batchItemFailures": []}
+    got = job(stack, render_id)
+    assert (got["status"], got["error"]["code"], got["costUsd"]) == (
+        "failed", "render_not_stored", 0.5)
+    assert fakes["replicate"].calls == 0 and slots(stack) == (0, 0)
