@@ -3,7 +3,9 @@
 RenderJobs table item ``pk=RENDER#{id}``: ``renderId``, ``sessionId``, ``userId``,
 ``quality``, ``status`` (``queued -> processing -> completed | failed``), ``quotaDay``
 (the UTC day whose quota it counts against), ``provider``, ``costUsd``, ``renderKey``
-(renders bucket), ``attempts``, ``error``, timestamps, ``expiresAt`` (TTL).
+(renders bucket), ``attempts``, ``error``, ``providerResult`` (the paid provider call:
+provider, model, cost, spend day, content type, size, SHA-256), timestamps,
+``expiresAt`` (TTL).
 
 Submission refuses, in this order: unknown session (404), session not ``preview_ready``
 (409), breaker open (503), daily or concurrent quota (429). Then the job is stored and
@@ -12,10 +14,21 @@ queue); if publishing fails, the job is deleted and the quota given back.
 
 A finished or failed job releases its concurrent slot in the same transaction as its
 status change; a failed job also gives back its daily slot.
+
+Processing pays a provider at most once per job. A provider call's reservation is
+refunded when the call fails; once it returns an image the call is paid: the spend stays
+on the ledger and ``providerResult`` is written on the job (conditionally, once) before
+the image is stored. A later delivery of the message sees ``providerResult`` and never
+calls a provider: it completes the job from the stored image, or, if the image was
+never stored, fails it (``render_not_stored``). An image that cannot be stored fails the
+job at once (a retry could not store it without paying again). Any other error is
+retried; on the last receive (``DLQ_MAX_RECEIVE_COUNT``) it fails the job first
+(``render_failed``), freeing its slots, and the message still goes to the DLQ.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Callable
@@ -208,8 +221,10 @@ def _finish(deps: Deps, job: dict[str, Any], status: RenderStatus,
     return True
 
 
-def _fail(deps: Deps, job: dict[str, Any], code: str, message: str) -> str:
-    if _finish(deps, job, RenderStatus.FAILED, {"error": {"code": code, "message": message}}):
+def _fail(deps: Deps, job: dict[str, Any], code: str, message: str,
+          fields: dict[str, Any] | None = None) -> str:
+    if _finish(deps, job, RenderStatus.FAILED,
+               {**(fields or {}), "error": {"code": code, "message": message}}):
         count("RendersFailed")
         events.publish_best_effort(deps.events, deps.config.event_bus_name,
                                    DetailType.RENDER_FAILED, {
@@ -224,8 +239,10 @@ def process_message(deps: Deps, body: str, receive_count: int = 1, *,
     """Process one render queue message; returns the outcome.
 
     Raises (so the record is reported as a batch item failure) for messages that are not
-    ``RenderRequested`` events, malformed bodies, unknown renders and, before the last
-    receive, when every provider failed transiently.
+    ``RenderRequested`` events, malformed bodies, unknown renders, before the last
+    receive when every provider failed transiently, and on any unexpected error. On the
+    last receive (``DLQ_MAX_RECEIVE_COUNT``) an unexpected error first fails the job, so
+    none stays ``processing`` with its concurrent slot held.
     """
     message = parse_message(body)
     job = get_job(deps, message.renderId)
@@ -236,17 +253,37 @@ def process_message(deps: Deps, body: str, receive_count: int = 1, *,
                     extra={"render_id": message.renderId, "status": job["status"]})
         return "skipped"
     try:
-        deps.ddb.update_item(**_update_job(deps, message.renderId, _OPEN,
-                                           RenderStatus.PROCESSING, {}, add_attempt=True))
+        claimed = deps.ddb.update_item(**_update_job(deps, message.renderId, _OPEN,
+                                                     RenderStatus.PROCESSING, {},
+                                                     add_attempt=True),
+                                       ReturnValues="ALL_NEW")
     except ClientError as exc:
         if d.is_condition_failure(exc):
             return "skipped"
         raise
-    session = tryon.get_session(deps, job["sessionId"])
-    if not session or session.get("status") != SessionStatus.PREVIEW_READY.value:
-        return _fail(deps, job, "session_not_ready", "the session has no preview")
-    return _render(deps, job, session, receive_count, provider_factory or build_provider,
-                   timeout_s)
+    job = d.from_item(claimed.get("Attributes")) or job
+    try:
+        if job.get("providerResult"):  # an earlier attempt paid the provider: never again
+            return _resume(deps, job)
+        session = tryon.get_session(deps, job["sessionId"])
+        if not session or session.get("status") != SessionStatus.PREVIEW_READY.value:
+            return _fail(deps, job, "session_not_ready", "the session has no preview")
+        return _render(deps, job, session, receive_count, provider_factory or build_provider,
+                       timeout_s)
+    except RetryLater:
+        raise
+    except Exception as exc:
+        logger.warning("render attempt failed", extra={
+            "render_id": job["renderId"], "attempt": receive_count,
+            "error": type(exc).__name__})
+        if receive_count >= DLQ_MAX_RECEIVE_COUNT:
+            try:
+                _fail(deps, job, "render_failed",
+                      "the render failed repeatedly; request it again")
+            except Exception:
+                logger.exception("render could not be marked failed",
+                                 extra={"render_id": job["renderId"]})
+        raise
 
 
 def _render(deps: Deps, job: dict[str, Any], session: dict[str, Any], receive_count: int,
@@ -300,8 +337,14 @@ def _render(deps: Deps, job: dict[str, Any], session: dict[str, Any], receive_co
         except Exception:
             budget.refund_spend(deps.ddb, ledger, config.stage, day, name, micros)
             raise
-        return _complete(deps, job, output.provider, output.image, output.content_type,
-                         budget.to_usd(micros))
+        # Paid from here on: the spend stays on the ledger and no retry calls again.
+        result = {"provider": output.provider, "model": output.model,
+                  "costUsd": budget.to_usd(micros), "spendDay": day,
+                  "contentType": output.content_type, "bytes": len(output.image),
+                  "sha256": hashlib.sha256(output.image).hexdigest()}
+        if not _record_result(deps, job, result):
+            return "skipped"
+        return _store(deps, {**job, "providerResult": result}, output.image)
     if transient:
         if receive_count < DLQ_MAX_RECEIVE_COUNT:
             raise RetryLater(f"all providers failed transiently: {', '.join(transient)}")
@@ -330,12 +373,67 @@ def _render_input(deps: Deps, job: dict[str, Any], session: dict[str, Any],
     )
 
 
-def _complete(deps: Deps, job: dict[str, Any], provider: str, image: bytes,
-              content_type: str, cost_usd: float) -> str:
+def _record_result(deps: Deps, job: dict[str, Any], result: dict[str, Any]) -> bool:
+    """Keep the paid provider call on the job, once. False: another delivery got there
+    first (it stores its own render) or the job is final."""
+    update = _update_job(deps, job["renderId"], (RenderStatus.PROCESSING,),
+                         RenderStatus.PROCESSING, {"providerResult": result})
+    update["ConditionExpression"] += " AND attribute_not_exists(providerResult)"
+    try:
+        deps.ddb.update_item(**update)
+        return True
+    except ClientError as exc:
+        if not d.is_condition_failure(exc):
+            raise
+    logger.warning("provider result already recorded or job final; this render is dropped",
+                   extra={"render_id": job["renderId"], "provider": result["provider"]})
+    count("RendersDuplicateProviderCalls")
+    return False
+
+
+def _store(deps: Deps, job: dict[str, Any], image: bytes) -> str:
+    """Put the paid render in the renders bucket, then complete the job.
+
+    A render that cannot be stored fails the job at once: no retry could store it
+    without paying the provider again (the bytes live only in this invocation).
+    """
+    result = job["providerResult"]
     key = render_key(job["userId"], job["renderId"])
-    deps.s3.put_object(Bucket=deps.config.bucket("Renders"), Key=key, Body=image,
-                       ContentType=content_type,
-                       Metadata={"render-id": job["renderId"], "provider": provider})
+    try:
+        deps.s3.put_object(Bucket=deps.config.bucket("Renders"), Key=key, Body=image,
+                           ContentType=result["contentType"],
+                           Metadata={"render-id": job["renderId"],
+                                     "provider": result["provider"]})
+    except Exception as exc:
+        logger.exception("render made but not stored", extra={"render_id": job["renderId"]})
+        return _not_stored(deps, job, type(exc).__name__)
+    return _complete(deps, job, key)
+
+
+def _resume(deps: Deps, job: dict[str, Any]) -> str:
+    """A retry after the provider was paid: complete from the stored render, or fail."""
+    key = render_key(job["userId"], job["renderId"])
+    try:
+        deps.s3.head_object(Bucket=deps.config.bucket("Renders"), Key=key)
+    except ClientError as exc:
+        if d.error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            return _not_stored(deps, job, "missing")
+        raise
+    logger.info("render resumed from its stored result", extra={"render_id": job["renderId"]})
+    count("RendersResumed")
+    return _complete(deps, job, key)
+
+
+def _not_stored(deps: Deps, job: dict[str, Any], why: str) -> str:
+    result = job["providerResult"]
+    return _fail(deps, job, "render_not_stored",
+                 f"the render was made but could not be stored ({why}); request it again",
+                 {"provider": result["provider"], "costUsd": result["costUsd"]})
+
+
+def _complete(deps: Deps, job: dict[str, Any], key: str) -> str:
+    result = job["providerResult"]
+    provider, cost_usd = result["provider"], result["costUsd"]
     if not _finish(deps, job, RenderStatus.COMPLETED,
                    {"provider": provider, "costUsd": cost_usd, "renderKey": key}):
         return "skipped"

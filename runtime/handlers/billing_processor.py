@@ -1,7 +1,8 @@
 """GarmaxAi-BillingProcessor-{STAGE}: billing queue consumer (partial batch failures).
 
 Each message is a verified Stripe event (from the StripeWebhook function), applied to the
-credits ledger exactly once per event id (``runtime.domain.billing``).
+credits ledger exactly once per event id, and a Checkout Session credited at most once
+whatever events it sends (``runtime.domain.billing``).
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ def record_handler(record: SQSRecord) -> str:
     logger.info("stripe event processed", extra={
         "message_id": record.message_id, "event_id": result.event_id,
         "type": result.event_type, "outcome": result.outcome,
-        "credit_delta": result.credit_delta})
+        "credit_delta": result.credit_delta, "checkout_state": result.checkout_state})
     count(f"BillingEvents{result.outcome.title()}")
+    if result.checkout_state:  # CheckoutFulfilled, CheckoutAwaitingPayment, ...
+        count("Checkout" + result.checkout_state.title().replace("_", ""))
     return result.outcome
 
 

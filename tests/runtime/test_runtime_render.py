@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
@@ -39,6 +40,8 @@ class FakeProvider:
             raise TransientProviderError(self.name, "HTTP 503", status=503)
         if outcome == "permanent":
             raise PermanentProviderError(self.name, "HTTP 400", status=400)
+        if outcome == "crash":
+            raise RuntimeError("an SDK bug, neither transient nor permanent")
         return RenderOutput(self.name, b"\x89PNG-" + self.name.encode(), "image/png", self.cost)
 
 
@@ -340,3 +343,137 @@ def test_breaker_state_accepts_a_boto3_resource_for_the_cli(stack):
     got = budget.breaker_state(stack.table("BudgetLedger"), "LOCAL", day_of(utcnow()), resource)
     assert got.level is BreakerLevel.BEDROCK_OFF and got.percent == 90.5
     assert got.to_dict()["bedrock_enabled"] is False
+
+
+# --------------------------------------------------------------------------- after the provider
+# Failures the SQS retries cannot repair by calling the paid provider again. An error is
+# injected as AWS answers it, through a botocore ``before-call`` hook on the runtime's client.
+
+@contextmanager
+def aws_error(client, operation, code, status, *, when=lambda params: True, times=None):
+    """``operation`` answers ``code``/``status`` (``times`` times, if given) while inside."""
+    from botocore.awsrequest import AWSResponse
+
+    left = [times]
+
+    def answer(params, **kwargs):
+        if left[0] == 0 or not when(params):
+            return None
+        if left[0] is not None:
+            left[0] -= 1
+        return (AWSResponse(params.get("url", ""), status, {}, None),
+                {"Error": {"Code": code, "Message": f"injected {code}"},
+                 "ResponseMetadata": {"HTTPStatusCode": status}})
+
+    event = f"before-call.{client.meta.service_model.service_id.hyphenize()}.{operation}"
+    client.meta.events.register(event, answer)
+    try:
+        yield
+    finally:
+        client.meta.events.unregister(event, answer)
+
+
+def deliver(body, receive_count):
+    return render_processor.lambda_handler(sqs_event(body, receive_count=receive_count),
+                                           LambdaContext())
+
+
+def slots(stack):
+    from runtime.domain.clock import day_of, utcnow
+
+    return (quota(stack, f"ACTIVE#{USER}"), quota(stack, f"RENDER#{USER}#{day_of(utcnow())}"))
+
+
+def test_store_failure_after_a_paid_render_never_pays_twice_and_frees_the_job(
+        stack, fakes, monkeypatch):
+    monkeypatch.setenv("RENDER_PROVIDER", "replicate")
+    render_id = submit(stack)
+    [message] = stack.receive("Render")
+    with aws_error(stack.s3, "PutObject", "AccessDenied", 403):
+        for attempt in (1, 2, 3):  # a retry, a duplicate: none may call the provider again
+            deliver(message["Body"], attempt)
+    assert fakes["replicate"].calls == 1
+    got = job(stack, render_id)
+    assert (got["status"], got["error"]["code"]) == ("failed", "render_not_stored")
+    assert got["providerResult"]["costUsd"] == 0.5  # what the lost render cost
+    assert slots(stack) == (0, 0)
+    now = state(stack)  # the one paid call stays on the ledger, once
+    assert (now.spent_usd, now.renders) == (0.5, 1)
+    assert now.provider("replicate").spent_usd == 0.5
+
+
+def test_retry_after_a_paid_render_resumes_from_the_stored_result(stack, fakes, monkeypatch):
+    monkeypatch.setenv("RENDER_PROVIDER", "replicate")
+    render_id = submit(stack)
+    [message] = stack.receive("Render")
+    completing = lambda params: b'"completed"' in params.get("body", b"")  # noqa: E731
+    with aws_error(stack.ddb, "TransactWriteItems", "InternalServerError", 500,
+                   when=completing, times=1):
+        first = deliver(message["Body"], 1)
+    assert len(first["batchItemFailures"]) == 1
+    assert job(stack, render_id)["status"] == "processing"
+    assert deliver(message["Body"], 2) == {"batchItemFailures": []}
+    got = job(stack, render_id)
+    assert (got["status"], got["provider"], got["costUsd"]) == ("completed", "replicate", 0.5)
+    assert fakes["replicate"].calls == 1
+    assert (state(stack).spent_usd, state(stack).renders) == (0.5, 1)
+    assert slots(stack) == (0, 1)
+    stored = stack.s3.get_object(Bucket=stack.bucket("Renders"), Key=got["renderKey"])
+    assert stored["Body"].read() == b"\x89PNG-replicate"
+
+
+def test_last_attempt_failure_before_the_provider_fails_the_job_and_frees_the_slot(
+        stack, fakes, monkeypatch):
+    monkeypatch.setenv("RENDER_PROVIDER", "replicate")  # reads the preview from S3
+    render_id = submit(stack)
+    [message] = stack.receive("Render")
+    with aws_error(stack.s3, "GetObject", "AccessDenied", 403):
+        for attempt in (1, 2):
+            assert len(deliver(message["Body"], attempt)["batchItemFailures"]) == 1
+            assert job(stack, render_id)["status"] == "processing"
+            assert slots(stack) == (1, 1)
+        last = deliver(message["Body"], 3)
+    assert len(last["batchItemFailures"]) == 1  # still reported: the DLQ keeps the evidence
+    got = job(stack, render_id)
+    assert (got["status"], got["error"]["code"]) == ("failed", "render_failed")
+    assert slots(stack) == (0, 0)
+    assert deliver(message["Body"], 3) == {"batchItemFailures": []}  # a duplicate: skipped
+    assert slots(stack) == (0, 0)
+    assert fakes["replicate"].calls == 0 and state(stack).spent_usd == 0
+
+
+def test_unexpected_provider_error_is_refunded_and_fails_on_the_last_attempt(
+        stack, fakes, monkeypatch):
+    monkeypatch.setenv("RENDER_PROVIDER", "replicate")
+    fakes["replicate"].outcomes = ["crash"]
+    render_id = submit(stack)
+    [message] = stack.receive("Render")
+    for attempt in (1, 2, 3):
+        assert len(deliver(message["Body"], attempt)["batchItemFailures"]) == 1
+    got = job(stack, render_id)
+    assert (got["status"], got["error"]["code"]) == ("failed", "render_failed")
+    assert fakes["replicate"].calls == 3  # nothing was delivered, so each retry may try
+    now = state(stack)  # each reservation refunded exactly once
+    assert (now.spent_usd, now.renders, now.provider("replicate").spent_usd) == (0, 0, 0)
+    assert slots(stack) == (0, 0)
+
+
+def test_retry_after_an_attempt_died_between_payment_and_store_fails_without_paying(
+        stack, fakes, monkeypatch):
+    """What an invocation killed after recording the provider's result leaves behind."""
+    from runtime.domain.ddb import values
+
+    monkeypatch.setenv("RENDER_PROVIDER", "replicate")
+    render_id = submit(stack)
+    [message] = stack.receive("Render")
+    stack.ddb.update_item(
+        TableName=stack.table("RenderJobs"), Key={"pk": {"S": f"RENDER#{render_id}"}},
+        UpdateExpression="SET #s = :p, providerResult = :r",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues=values({":p": "processing", ":r": {
+            "provider": "replicate", "costUsd": 0.5, "contentType": "image/png"}}))
+    assert deliver(message["Body"], 2) == {"batchItemFailures": []}
+    got = job(stack, render_id)
+    assert (got["status"], got["error"]["code"], got["costUsd"]) == (
+        "failed", "render_not_stored", 0.5)
+    assert fakes["replicate"].calls == 0 and slots(stack) == (0, 0)

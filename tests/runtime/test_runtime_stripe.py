@@ -208,3 +208,159 @@ def test_record_shape_matches_what_the_local_worker_sends(stack):
     assert billing_processor.lambda_handler({"Records": [record]}, LambdaContext()) == {
         "batchItemFailures": []}
     assert sqs_record("x")["eventSource"] == record["eventSource"]
+
+
+# --------------------------------------------------------------------------- payment status
+# Stripe: checkout.session.completed carries payment_status paid | unpaid |
+# no_payment_required; a delayed method (ACH, SEPA...) completes `unpaid` and later sends
+# checkout.session.async_payment_succeeded or checkout.session.async_payment_failed.
+
+SESSION = "cs_test_a1b2c3"
+
+
+def checkout(event_id, payment_status="paid", *, kind="completed", session=SESSION,
+             mode="payment"):
+    """A checkout-session event of the payment fixture's shape (25 credits, user-0001)."""
+    event = load_event("stripe_checkout_payment.json")
+    event["id"] = event_id
+    event["type"] = {"completed": "checkout.session.completed",
+                     "succeeded": "checkout.session.async_payment_succeeded",
+                     "failed": "checkout.session.async_payment_failed"}[kind]
+    obj = event["data"]["object"]
+    obj.update(id=session, mode=mode)
+    if payment_status is None:
+        del obj["payment_status"]
+    else:
+        obj["payment_status"] = payment_status
+    if mode == "subscription":
+        obj.update(subscription="sub_Test0001", metadata={"plan": "pro"})
+    return json.dumps(event)
+
+
+def checkout_record(stack, session=SESSION):
+    from runtime.domain.billing import get_checkout
+
+    return get_checkout(stack.ddb, stack.table("Credits"), session)
+
+
+def txn_deltas(stack):
+    return sorted(i["creditDelta"] for i in stack.scan("Credits") if i["sk"].startswith("TXN#"))
+
+
+def test_unpaid_checkout_grants_nothing_until_the_async_payment_succeeds(stack):
+    _, result = billing(checkout("evt_unpaid_completed", "unpaid"))
+    assert result == {"batchItemFailures": []}
+    assert account(stack)["credits"] == 0
+    assert checkout_record(stack)["state"] == "awaiting_payment"
+    assert account(stack)["customerId"] == "cus_Test0001"  # the customer is linked anyway
+
+    succeeded = checkout("evt_async_succeeded", "paid", kind="succeeded")
+    _, result = billing(succeeded)
+    assert result == {"batchItemFailures": []}
+    assert account(stack)["credits"] == 25
+    # Redeliveries, a late copy of the unpaid completion, or another success event for
+    # the same session: still credited once.
+    billing(succeeded, checkout("evt_unpaid_completed", "unpaid"))
+    billing(checkout("evt_async_succeeded_again", "paid", kind="succeeded"))
+    assert account(stack)["credits"] == 25
+    assert txn_deltas(stack) == [25]
+    record = checkout_record(stack)
+    assert (record["state"], record["fulfilledBy"]) == ("fulfilled", "evt_async_succeeded")
+
+
+def test_async_payment_failed_after_unpaid_grants_nothing_and_records_the_failure(stack):
+    _, result = billing(checkout("evt_unpaid_completed", "unpaid"),
+                        checkout("evt_async_failed", "unpaid", kind="failed"))
+    assert result == {"batchItemFailures": []}
+    assert account(stack)["credits"] == 0 and txn_deltas(stack) == []
+    record = checkout_record(stack)
+    assert (record["state"], record["failedBy"]) == ("payment_failed", "evt_async_failed")
+    # The failure is final for this session: a redelivery or a contradicting success
+    # event changes nothing.
+    billing(checkout("evt_async_failed", "unpaid", kind="failed"),
+            checkout("evt_async_succeeded", "paid", kind="succeeded"))
+    assert account(stack)["credits"] == 0 and checkout_record(stack)["state"] == "payment_failed"
+
+
+def test_async_success_delivered_before_the_unpaid_completion_credits_once(stack):
+    billing(checkout("evt_async_succeeded", "paid", kind="succeeded"))
+    billing(checkout("evt_unpaid_completed", "unpaid"))
+    assert account(stack)["credits"] == 25
+    assert checkout_record(stack)["state"] == "fulfilled"
+
+
+def test_no_payment_required_checkout_is_fulfilled(stack):
+    """A 100%-off coupon or a trial: Stripe's guidance is to fulfil unless `unpaid`."""
+    _, result = billing(checkout("evt_free_completed", "no_payment_required"))
+    assert result == {"batchItemFailures": []}
+    assert account(stack)["credits"] == 25
+    assert checkout_record(stack)["state"] == "fulfilled"
+
+
+def test_paid_checkout_and_a_later_success_event_credit_once(stack):
+    billing(checkout("evt_paid_completed", "paid"),
+            checkout("evt_async_succeeded", "paid", kind="succeeded"))
+    assert account(stack)["credits"] == 25 and txn_deltas(stack) == [25]
+
+
+def test_payment_failure_after_fulfilment_takes_the_credits_back_once(stack):
+    billing(checkout("evt_paid_completed", "paid"))
+    assert account(stack)["credits"] == 25
+    failed = checkout("evt_async_failed", "unpaid", kind="failed")
+    billing(failed)
+    assert account(stack)["credits"] == 0
+    billing(failed, checkout("evt_async_failed_again", "unpaid", kind="failed"))
+    billing(checkout("evt_paid_completed", "paid"))  # a late redelivery grants nothing
+    assert account(stack)["credits"] == 0
+    assert txn_deltas(stack) == [-25, 25]
+    assert checkout_record(stack)["state"] == "reversed"
+
+
+def test_unpaid_subscription_checkout_does_not_activate_the_plan(stack):
+    billing(checkout("evt_sub_unpaid", "unpaid", mode="subscription"))
+    acct = account(stack)
+    assert acct["plan"] == "none" and "subscriptionStatus" not in acct
+    assert acct["subscriptionId"] == "sub_Test0001"
+    billing(checkout("evt_sub_async_ok", "paid", kind="succeeded", mode="subscription"))
+    acct = account(stack)
+    assert (acct["plan"], acct["subscriptionStatus"], acct["credits"]) == ("pro", "active", 0)
+
+
+@pytest.mark.parametrize("payment_status", [None, "pending", ""])
+def test_checkout_without_a_known_payment_status_is_poison(stack, payment_status):
+    event, result = billing(checkout("evt_odd_status", payment_status))
+    assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+    assert stack.scan("Credits") == []
+
+
+@pytest.mark.parametrize("kind", ["succeeded", "failed"])
+def test_async_payment_events_are_queued_by_the_webhook(stack, kind):
+    payload = checkout(f"evt_async_{kind}", "paid", kind=kind)
+    status, body = post_webhook(payload, sign(payload, SECRET))
+    assert (status, body["queued"]) == (200, True)
+    assert len(stack.receive("Billing")) == 1
+
+
+def test_events_of_one_session_racing_each_other_credit_once(stack):
+    """The success event lands between the paid completion's read and its write."""
+    from runtime.domain import billing as b
+
+    table = stack.table("Credits")
+    late = json.loads(checkout("evt_async_succeeded", "paid", kind="succeeded"))
+    first_call = []
+
+    def interleave(**kwargs):
+        if not first_call:
+            first_call.append(True)
+            assert b.apply_event(stack.ddb, table, late, {}, "t1").credit_delta == 25
+
+    stack.ddb.meta.events.register("before-call.dynamodb.TransactWriteItems", interleave)
+    try:
+        result = b.apply_event(stack.ddb, table, json.loads(checkout("evt_paid", "paid")), {},
+                               "t2")
+    finally:
+        stack.ddb.meta.events.unregister("before-call.dynamodb.TransactWriteItems",
+                                         interleave)
+    assert (result.outcome, result.credit_delta, result.checkout_state) == ("applied", 0, None)
+    assert account(stack)["credits"] == 25 and txn_deltas(stack) == [25]
+    assert checkout_record(stack)["fulfilledBy"] == "evt_async_succeeded"
