@@ -172,7 +172,8 @@ def test_messages_sent_to_the_queues_are_processed_none_in_a_dlq(local_stack) ->
             "object": "event", "id": f"evt_{uuid.uuid4().hex}",
             "type": "checkout.session.completed",
             "created": int(time.time()),
-            "data": {"object": {"mode": "payment", "client_reference_id": user,
+            "data": {"object": {"id": f"cs_{uuid.uuid4().hex}", "mode": "payment",
+                                "payment_status": "paid", "client_reference_id": user,
                                 "customer": f"cus_{user}", "metadata": {"credits": "10"}}}}))
 
     def empty(url: str) -> bool:

@@ -53,7 +53,8 @@ def _wait_for(check, timeout: float = 90.0):
 def _checkout_event(user: str, credits: int) -> dict:
     return {"object": "event", "id": f"evt_{uuid.uuid4().hex}",
             "type": "checkout.session.completed", "created": int(time.time()),
-            "data": {"object": {"mode": "payment", "client_reference_id": user,
+            "data": {"object": {"id": f"cs_{uuid.uuid4().hex}", "mode": "payment",
+                                "payment_status": "paid", "client_reference_id": user,
                                 "customer": f"cus_{user}",
                                 "metadata": {"credits": str(credits)}}}}
 
