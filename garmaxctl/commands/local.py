@@ -91,7 +91,7 @@ def status(ctx: typer.Context) -> output.Outcome:
     return output.Outcome(
         data=current, tables=[_status_table(current)],
         failure=None if current.running else EmulatorNotRunningError(
-            f"emulator {current.detail}"))
+            f"emulator {current.detail}", hint="start it with `garmaxctl local up --detach`"))
 
 
 def logs(

@@ -7,6 +7,8 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -168,10 +170,12 @@ def run_doctor(aws: AwsTarget, env: EnvFile, root: Path | None = None) -> Doctor
     root = root or project_dir()
     stage = str(aws.stage.stage)
     report = DoctorReport(stage=stage)
-    report.checks += [check_python(), check_node(), check_npm(), check_cdk_cli(root),
-                      check_optional_tool("aws", ["--version"], "garmaxctl does not need it"),
-                      check_optional_tool("docker", ["--version"],
-                                          "LOCAL runs without Docker")]
+    tools: list[Callable[[], Check]] = [
+        check_python, check_node, check_npm, lambda: check_cdk_cli(root),
+        lambda: check_optional_tool("aws", ["--version"], "garmaxctl does not need it"),
+        lambda: check_optional_tool("docker", ["--version"], "LOCAL runs without Docker")]
+    with ThreadPoolExecutor(max_workers=len(tools)) as pool:  # each runs a subprocess
+        report.checks += list(pool.map(lambda check: check(), tools))
     if aws.is_local:
         emulator_check = check_emulator(aws)
         report.checks.append(emulator_check)
