@@ -7,6 +7,7 @@ import typer
 from garmaxctl import output
 from garmaxctl.cli import options
 from garmaxctl.errors import OperationError
+from garmaxctl.result import view
 
 
 def doctor(ctx: typer.Context) -> output.Outcome:
@@ -21,5 +22,7 @@ def doctor(ctx: typer.Context) -> output.Outcome:
     failed = len(report.failed)
     summary = "all checks passed" if report.ok else f"{failed} check(s) failed"
     return output.Outcome(
-        data=report, tables=[table], lines=[summary],
+        data={"stage": report.stage,
+              "checks": view(report.checks, ("name", "status", "detail", "fix"))},
+        tables=[table], lines=[summary],
         failure=None if report.ok else OperationError(summary, code="doctor_failed"))

@@ -10,6 +10,9 @@ import typer
 from garmaxctl import output
 from garmaxctl.cli import options
 from garmaxctl.errors import OperationError, UsageError
+from garmaxctl.result import view
+
+FIELDS = ("name", "status", "detail", "latency_ms", "group", "data")  # each check in JSON
 
 
 def health_outcome(report: Any) -> output.Outcome:
@@ -22,7 +25,7 @@ def health_outcome(report: Any) -> output.Outcome:
                f"in {report.duration_ms / 1000:.1f} s")
     data = {"stage": report.stage, "status": report.status, "idle": report.idle,
             "api_url": report.api_url, "duration_ms": report.duration_ms, "counts": counts,
-            "checks": report.checks}
+            "checks": view(report.checks, FIELDS)}
     problems = "; ".join(f"{c.name}: {c.detail}" for c in report.problems())[:500]
     return output.Outcome(
         data=data,

@@ -7,6 +7,7 @@ import typer
 from garmaxctl import output
 from garmaxctl.cli import options
 from garmaxctl.errors import OperationError, UsageError
+from garmaxctl.result import PASS_WORDS, view
 
 
 def smoke(
@@ -27,8 +28,8 @@ def smoke(
         raise UsageError(f"smoke renders an image, which spends money on {opts.stage}: "
                          "pass --allow-spend")
     result = run_smoke(opts.target, allow_spend=allow_spend, token=token, timeout=timeout)
-    rows = [(s.name, s.status, "-" if s.latency_ms is None else f"{s.latency_ms:.0f} ms",
-             s.detail) for s in result.steps]
+    rows = [(s.name, s.word(PASS_WORDS), "-" if s.latency_ms is None
+             else f"{s.latency_ms:.0f} ms", s.detail) for s in result.steps]
     lines = [f"cleaned up: {len(result.cleaned)} thing(s) the run created"]
     if result.left_behind:
         lines.append("LEFT BEHIND: " + ", ".join(result.left_behind))
@@ -36,8 +37,10 @@ def smoke(
     lines.append(f"smoke {'passed' if result.ok else 'FAILED'} on {result.stage}")
     failed = [f"{s.name}: {s.detail}" for s in result.steps if s.status == "fail"]
     message = "; ".join(failed + [f"left behind: {x}" for x in result.left_behind])[:500]
+    data = output.to_jsonable(result)
+    data["steps"] = view(result.steps, ("name", "status", "detail", "latency_ms"), PASS_WORDS)
     return output.Outcome(
-        data=result,
+        data=data,
         tables=[output.Table(columns=("step", "status", "time", "detail"), rows=rows,
                              title=f"smoke — stage {result.stage} (caller {result.user})")],
         lines=lines,

@@ -7,8 +7,10 @@ import typer
 from garmaxctl import output
 from garmaxctl.cli import options
 from garmaxctl.errors import OperationError
+from garmaxctl.result import PASS_WORDS, view
 
 MARKS = {"pass": "✓", "fail": "✗", "warn": "!", "skipped": "-"}
+FIELDS = ("item=name", "section=group", "status", "detail", "fix")  # each row in JSON
 
 
 def verify(
@@ -29,14 +31,15 @@ def verify(
     opts = options(ctx)
     report = run_verify(opts.target, allow_spend=allow_spend, token=token, domains=domain,
                         smoke_timeout=timeout)
-    rows = [(r.section, f"{MARKS.get(r.status, '?')} {r.status}", r.item, r.detail, r.fix)
-            for r in report.rows]
+    rows = [(r.group, f"{MARKS.get(r.word(PASS_WORDS), '?')} {r.word(PASS_WORDS)}", r.name,
+             r.detail, r.fix) for r in report.rows]
     s = report.summary
     summary = (f"{report.stage}: {s['pass']} passed, {s['fail']} failed, {s['warn']} warned, "
                f"{s['skipped']} skipped of {s['total']}")
-    failed = "; ".join(f"{r.item}: {r.detail}" for r in report.rows if r.status == "fail")
+    failed = "; ".join(f"{r.name}: {r.detail}" for r in report.rows if r.status == "fail")
     return output.Outcome(
-        data={"stage": report.stage, "rows": report.rows, "summary": report.summary,
+        data={"stage": report.stage, "rows": view(report.rows, FIELDS, PASS_WORDS),
+              "summary": report.summary,
               "duration_ms": report.duration_ms},
         tables=[output.Table(columns=("section", "result", "item", "detail", "fix"), rows=rows,
                              title=f"verify — stage {report.stage}")],

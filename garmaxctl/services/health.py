@@ -21,18 +21,20 @@ from __future__ import annotations
 import concurrent.futures
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from garmaxctl import contract
 from garmaxctl.aws import describe_error
+from garmaxctl.result import CheckResult, Status, count
 from garmaxctl.stage.alarms import alarms_in_alarm
 from garmaxctl.stage.http import http_call
 
 if TYPE_CHECKING:
     from garmaxctl.stage.target import StageTarget
 
-OK, WARN, FAIL, IDLE, SKIPPED = "ok", "warn", "fail", "idle", "skipped"
+OK, WARN, FAIL, IDLE, SKIPPED = (Status.OK, Status.WARN, Status.FAIL, Status.IDLE,
+                                 Status.SKIPPED)
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
 DEFAULT_TIMEOUT_S = 10.0
 MAX_WORKERS = 32
@@ -40,16 +42,6 @@ SLOW_API_MS = 3000.0  # an API answer slower than this is "warn"
 
 
 # --------------------------------------------------------------------------- results
-
-@dataclass
-class CheckResult:
-    name: str
-    status: str  # ok | warn | fail | idle | skipped
-    detail: str = ""
-    latency_ms: float | None = None
-    group: str = ""
-    data: dict[str, Any] = field(default_factory=dict)
-
 
 @dataclass
 class HealthReport:
@@ -65,10 +57,7 @@ class HealthReport:
         return self.status == HEALTHY
 
     def counts(self) -> dict[str, int]:
-        counts = {s: 0 for s in (OK, WARN, FAIL, IDLE, SKIPPED)}
-        for check in self.checks:
-            counts[check.status] = counts.get(check.status, 0) + 1
-        return counts
+        return count(self.checks)
 
     def problems(self) -> list[CheckResult]:
         return [c for c in self.checks if c.status in (FAIL, WARN)]
@@ -101,22 +90,23 @@ def check_api_health(target: StageTarget) -> CheckResult:
     if not target.api_url:
         return CheckResult(name, FAIL, target.api_url_problem or "no API URL")
     answer = http_call(target.api_endpoint("api/health"))
+    ms = answer.latency_ms
     data = {"url": target.api_endpoint("api/health"), "http_status": answer.status,
             "body": answer.body}
     if answer.status is None:
-        return CheckResult(name, FAIL, f"no answer: {answer.error}", answer.latency_ms, data=data)
+        return CheckResult(name, FAIL, f"no answer: {answer.error}", latency_ms=ms, data=data)
     if answer.status == 429 and target.idle:
         return CheckResult(name, IDLE, "throttled: the stage is idle (`garmaxctl idle up`)",
-                           answer.latency_ms, data=data)
+                           latency_ms=ms, data=data)
     body = answer.body if isinstance(answer.body, dict) else {}
     if answer.status != 200 or body.get("status") != "ok":
         code = body.get("code") or body.get("status") or "unexpected answer"
-        return CheckResult(name, FAIL, f"HTTP {answer.status}: {code}", answer.latency_ms,
+        return CheckResult(name, FAIL, f"HTTP {answer.status}: {code}", latency_ms=ms,
                            data=data)
     status = WARN if answer.latency_ms > SLOW_API_MS else OK
     slow = f" (slow: over {SLOW_API_MS:.0f} ms)" if status == WARN else ""
     return CheckResult(name, status, f"200 ok, version {body.get('version', '?')}{slow}",
-                       answer.latency_ms, data=data)
+                       latency_ms=ms, data=data)
 
 
 def check_api_storage(target: StageTarget) -> CheckResult:
@@ -124,12 +114,13 @@ def check_api_storage(target: StageTarget) -> CheckResult:
     if not target.api_url:
         return CheckResult(name, FAIL, target.api_url_problem or "no API URL")
     answer = http_call(target.api_endpoint("api/health/storage"))
+    ms = answer.latency_ms
     data = {"url": target.api_endpoint("api/health/storage"), "http_status": answer.status,
             "body": answer.body}
     if answer.status is None:
-        return CheckResult(name, FAIL, f"no answer: {answer.error}", answer.latency_ms, data=data)
+        return CheckResult(name, FAIL, f"no answer: {answer.error}", latency_ms=ms, data=data)
     if answer.status == 429 and target.idle:
-        return CheckResult(name, IDLE, "throttled: the stage is idle", answer.latency_ms,
+        return CheckResult(name, IDLE, "throttled: the stage is idle", latency_ms=ms,
                            data=data)
     body = answer.body if isinstance(answer.body, dict) else {}
     entries = body.get("checks") or []
@@ -137,9 +128,9 @@ def check_api_storage(target: StageTarget) -> CheckResult:
                if not e.get("ok")]
     if answer.status == 200 and body.get("status") == "ok":
         return CheckResult(name, OK, f"200 ok, {len(entries)} dependencies answer",
-                           answer.latency_ms, data=data)
+                           latency_ms=ms, data=data)
     detail = "; ".join(failing[:4]) or str(body.get("code") or body.get("status") or "?")
-    return CheckResult(name, FAIL, f"HTTP {answer.status}: {detail}", answer.latency_ms,
+    return CheckResult(name, FAIL, f"HTTP {answer.status}: {detail}", latency_ms=ms,
                        data=data)
 
 

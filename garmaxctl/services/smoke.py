@@ -27,24 +27,17 @@ from typing import TYPE_CHECKING, Any
 
 from garmaxctl import contract
 from garmaxctl.errors import OperationError, UsageError
+from garmaxctl.result import CheckResult, Status
 from garmaxctl.stage.http import HttpAnswer, http_call
 
 if TYPE_CHECKING:
     from garmaxctl.stage.target import StageTarget
 
-PASS, FAIL, SKIPPED = "pass", "fail", "skipped"
+PASS, FAIL, SKIPPED = Status.OK, Status.FAIL, Status.SKIPPED
 DEFAULT_TIMEOUT_S = 90.0
 POLL_S = 0.5
 # A tiny JPEG-looking payload: the placeholder fitter only checks that the object exists.
 FAKE_JPEG = b"\xff\xd8\xff\xe0 garmaxctl smoke test image \xff\xd9"
-
-
-@dataclass
-class Step:
-    name: str
-    status: str  # pass | fail | skipped
-    detail: str = ""
-    latency_ms: float | None = None
 
 
 @dataclass
@@ -61,7 +54,7 @@ class Created:
 class SmokeResult:
     stage: str
     user: str
-    steps: list[Step]
+    steps: list[CheckResult]
     session_id: str | None = None
     render_id: str | None = None
     created: dict[str, Any] = field(default_factory=dict)
@@ -73,7 +66,7 @@ class SmokeResult:
     def ok(self) -> bool:
         return not self.left_behind and all(s.status != FAIL for s in self.steps)
 
-    def step(self, name: str) -> Step | None:
+    def step(self, name: str) -> CheckResult | None:
         return next((s for s in self.steps if s.name == name), None)
 
 
@@ -161,9 +154,9 @@ class SmokeRun:
         return ApiClient(self.target.api_url, user=None if self.token else self.user,
                          token=self.token)
 
-    def record(self, name: str, status: str, detail: str, started: float | None = None) -> None:
+    def record(self, name: str, status: Status, detail: str, started: float | None = None) -> None:
         latency = round((self.clock() - started) * 1000, 1) if started is not None else None
-        self.result.steps.append(Step(name, status, detail, latency))
+        self.result.steps.append(CheckResult(name, status, detail, latency_ms=latency))
 
     def wait_for(self, path: str, done: set[str], failed: set[str], deadline: float
                  ) -> dict[str, Any]:

@@ -31,30 +31,28 @@ from typing import TYPE_CHECKING, Any
 
 from garmaxctl import contract
 from garmaxctl.aws import describe_error
+from garmaxctl.result import PASS_WORDS, CheckResult, Status, count
 from garmaxctl.services.health import prepare, run_health
 from garmaxctl.stage.http import http_call
 
 if TYPE_CHECKING:
     from garmaxctl.stage.target import StageTarget
 
-PASS, FAIL, WARN, SKIPPED = "pass", "fail", "warn", "skipped"
+PASS, FAIL, WARN, SKIPPED = Status.OK, Status.FAIL, Status.WARN, Status.SKIPPED
 CERT_WARN_DAYS = 30
 TLS_TIMEOUT_S = 10.0
 
 
-@dataclass
-class Row:
-    item: str
-    section: str  # functional | security | monitoring
-    status: str  # pass | fail | warn | skipped
-    detail: str = ""
-    fix: str = ""
+def row(item: str, section: str, status: Status, detail: str = "",
+        fix: str = "") -> CheckResult:
+    """One checklist item; ``section`` is functional | security | monitoring."""
+    return CheckResult(item, status, detail, fix, group=section)
 
 
 @dataclass
 class VerifyReport:
     stage: str
-    rows: list[Row]
+    rows: list[CheckResult]
     summary: dict[str, int] = field(default_factory=dict)
     duration_ms: float = 0.0
 
@@ -63,10 +61,8 @@ class VerifyReport:
         return not any(r.status == FAIL for r in self.rows)
 
 
-def summarise(rows: list[Row]) -> dict[str, int]:
-    summary = {s: 0 for s in (PASS, FAIL, WARN, SKIPPED)}
-    for row in rows:
-        summary[row.status] += 1
+def summarise(rows: list[CheckResult]) -> dict[str, int]:
+    summary = count(rows, PASS_WORDS, (PASS, FAIL, WARN, SKIPPED))
     summary["total"] = len(rows)
     return summary
 
@@ -137,26 +133,26 @@ def check_certificate(host: str, port: int = 443, *, server_name: str | None = N
 
 
 def certificate_row(spec: str, *, cafile: str | None = None,
-                    now: dt.datetime | None = None) -> Row:
+                    now: dt.datetime | None = None) -> CheckResult:
     host, port = parse_domain(spec)
     item = f"TLS certificate {host}" + ("" if port == 443 else f":{port}")
     fix = "renew the certificate (ACM renews DNS-validated ones: check the CNAME record)"
     info = check_certificate(host, port, cafile=cafile, now=now)
     if info.error:
-        return Row(item, "security", FAIL, f"cannot connect: {info.error}",
+        return row(item, "security", FAIL, f"cannot connect: {info.error}",
                    "check DNS and that the domain serves HTTPS")
     days = info.days_left if info.days_left is not None else 0.0
     expiry = info.not_after.date().isoformat() if info.not_after else "?"
     if days < 0:
-        return Row(item, "security", FAIL, f"expired {abs(days):.0f} day(s) ago ({expiry})",
+        return row(item, "security", FAIL, f"expired {abs(days):.0f} day(s) ago ({expiry})",
                    fix)
     if not info.verified:
-        return Row(item, "security", FAIL, f"does not verify: {info.verify_error}",
+        return row(item, "security", FAIL, f"does not verify: {info.verify_error}",
                    "serve a certificate for this name from a trusted CA")
     if days < CERT_WARN_DAYS:
-        return Row(item, "security", WARN, f"valid, expires in {days:.0f} day(s) ({expiry}): "
+        return row(item, "security", WARN, f"valid, expires in {days:.0f} day(s) ({expiry}): "
                    f"under {CERT_WARN_DAYS}", fix)
-    return Row(item, "security", PASS, f"valid, {days:.0f} days to expiry ({expiry})")
+    return row(item, "security", PASS, f"valid, {days:.0f} days to expiry ({expiry})")
 
 
 # --------------------------------------------------------------------------- rows
@@ -174,31 +170,30 @@ class Checklist:
 
     # -- functional ------------------------------------------------------------------
 
-    def health(self) -> list[Row]:
+    def health(self) -> list[CheckResult]:
         report = run_health(self.target, timeout=self.health_timeout)
         if report.ok:
             idle = ", idle" if report.idle else ""
-            return [Row("API health checks pass", "functional", PASS,
+            return [row("API health checks pass", "functional", PASS,
                         f"{report.status}: {len(report.checks)} checks{idle}")]
         problems = "; ".join(f"{c.name}: {c.detail}" for c in report.problems())
-        return [Row("API health checks pass", "functional", FAIL,
+        return [row("API health checks pass", "functional", FAIL,
                     f"{report.status}: {problems}"[:400],
                     "run `garmaxctl health` and fix the failing checks")]
 
-    def workflow(self) -> list[Row]:
-        from garmaxctl.services.smoke import FAIL as SMOKE_FAIL
+    def workflow(self) -> list[CheckResult]:
         from garmaxctl.services.smoke import SmokeRun
 
         tryon_item, render_item = "try-on workflow end to end", "AI render end to end"
         if self.target.idle:
             reason = "the stage is idle (processors paused)"
-            return [Row(tryon_item, "functional", SKIPPED, reason, "`garmaxctl idle up`"),
-                    Row(render_item, "functional", SKIPPED, reason, "`garmaxctl idle up`")]
+            return [row(tryon_item, "functional", SKIPPED, reason, "`garmaxctl idle up`"),
+                    row(render_item, "functional", SKIPPED, reason, "`garmaxctl idle up`")]
         if not self.target.is_local and not self.token:
             reason = "needs a caller on a real stage"
             fix = "pass --token with a Cognito ID token (or set GARMAX_API_TOKEN)"
-            return [Row(tryon_item, "functional", SKIPPED, reason, fix),
-                    Row(render_item, "functional", SKIPPED, reason, fix)]
+            return [row(tryon_item, "functional", SKIPPED, reason, fix),
+                    row(render_item, "functional", SKIPPED, reason, fix)]
         render = self.target.is_local or self.allow_spend
         result = SmokeRun(self.target, render=render, token=self.token,
                           timeout=self.smoke_timeout).run()
@@ -206,38 +201,38 @@ class Checklist:
                        ("upload inputs", "create session", "preview ready")]
         render_steps = [s for s in result.steps if s.name in
                         ("request render", "render completed", "render sd")]
-        rows: list[Row] = []
-        failed = [s for s in tryon_steps if s.status == SMOKE_FAIL]
+        rows: list[CheckResult] = []
+        failed = [s for s in tryon_steps if s.status == FAIL]
         if failed or len(tryon_steps) < 3:
             detail = "; ".join(f"{s.name}: {s.detail}" for s in failed) or "did not finish"
-            rows.append(Row(tryon_item, "functional", FAIL, detail,
+            rows.append(row(tryon_item, "functional", FAIL, detail,
                             "`garmaxctl smoke` shows each step; `garmaxctl logs` the errors"))
         else:
-            rows.append(Row(tryon_item, "functional", PASS,
+            rows.append(row(tryon_item, "functional", PASS,
                             f"session {result.session_id}: preview ready"))
         if not render:
-            rows.append(Row(render_item, "functional", SKIPPED,
+            rows.append(row(render_item, "functional", SKIPPED,
                             f"a render spends money on {self.stage}",
                             "pass --allow-spend to render one sd image"))
         elif failed:
-            rows.append(Row(render_item, "functional", SKIPPED, "the try-on workflow failed"))
+            rows.append(row(render_item, "functional", SKIPPED, "the try-on workflow failed"))
         else:
-            bad = [s for s in render_steps if s.status == SMOKE_FAIL]
+            bad = [s for s in render_steps if s.status == FAIL]
             if bad or len(render_steps) < 2:
                 detail = "; ".join(f"{s.name}: {s.detail}" for s in bad) or "did not finish"
-                rows.append(Row(render_item, "functional", FAIL, detail,
+                rows.append(row(render_item, "functional", FAIL, detail,
                                 "check the render processor: `garmaxctl health`, its logs"))
             else:
                 done = render_steps[-1].detail
-                rows.append(Row(render_item, "functional", PASS,
+                rows.append(row(render_item, "functional", PASS,
                                 f"render {result.render_id}: {done.split(' s3://')[0]}"))
         if result.left_behind:
-            rows.append(Row("workflow test data cleaned up", "functional", FAIL,
+            rows.append(row("workflow test data cleaned up", "functional", FAIL,
                             "left behind: " + ", ".join(result.left_behind)[:300],
                             "delete them by hand; report the bug"))
         return rows
 
-    def stripe(self) -> list[Row]:
+    def stripe(self) -> list[CheckResult]:
         item = "Stripe webhook: signed event accepted, bad signature refused"
         path = contract.PARAMS_BY_ENV_KEY["STRIPE_WEBHOOK_SECRET"].full_path(self.stage)
         try:
@@ -248,11 +243,11 @@ class Checklist:
                 raise
             fix = "set STRIPE_WEBHOOK_SECRET in .env and run `garmaxctl params push`"
             if self.target.is_local:
-                return [Row(item, "functional", SKIPPED,
+                return [row(item, "functional", SKIPPED,
                             f"no webhook secret at {path} (LOCAL requires none)", fix)]
-            return [Row(item, "functional", FAIL, f"no webhook secret at {path}", fix)]
+            return [row(item, "functional", FAIL, f"no webhook secret at {path}", fix)]
         if not self.target.api_url:
-            return [Row(item, "functional", FAIL, self.target.api_url_problem or "no API URL")]
+            return [row(item, "functional", FAIL, self.target.api_url_problem or "no API URL")]
         url = self.target.api_url + contract.STRIPE_WEBHOOK_PATH.lstrip("/")
         event_id = f"evt_garmaxctl_verify_{uuid.uuid4().hex[:16]}"
         # A type the platform does not handle: verified, acknowledged, never billed.
@@ -272,18 +267,18 @@ class Checklist:
         detail = (f"signed: HTTP {good.status} {good_body.get('code', '')}".rstrip()
                   + f"; bad signature: HTTP {bad.status} {bad_body.get('code', '')}".rstrip())
         if accepted and refused:
-            return [Row(item, "functional", PASS, detail)]
+            return [row(item, "functional", PASS, detail)]
         fix = ("the webhook secret in Parameter Store must match Stripe's endpoint secret"
                if not accepted else "the webhook must verify signatures (stripe SDK)")
-        return [Row(item, "functional", FAIL, detail, fix)]
+        return [row(item, "functional", FAIL, detail, fix)]
 
     # -- security --------------------------------------------------------------------
 
-    def tls(self) -> list[Row]:
+    def tls(self) -> list[CheckResult]:
         domains = list(self.target.config.custom_domains) + [
             d for d in self.domains if d not in self.target.config.custom_domains]
         if not domains:
-            return [Row("TLS certificates of custom domains", "security", SKIPPED,
+            return [row("TLS certificates of custom domains", "security", SKIPPED,
                         f"stage {self.stage} has no custom domain",
                         "pass --domain HOST[:PORT] to check one")]
         return [certificate_row(d) for d in domains]
@@ -301,7 +296,7 @@ class Checklist:
         return [(b.name, self.target.outputs()[str(b.output)]) for b in contract.BUCKETS
                 if self.target.output(b.output)]
 
-    def s3_public(self) -> list[Row]:
+    def s3_public(self) -> list[CheckResult]:
         item = "S3 buckets block public access"
         s3 = self.target.client("s3")
         problems: list[str] = []
@@ -335,25 +330,25 @@ class Checklist:
                                     f"{uri.rsplit('/', 1)[-1]}")
         fix = "block public access on the bucket (redeploy: the stack sets BlockPublicAccess)"
         if problems:
-            return [Row(item, "security", FAIL, "; ".join(problems)[:400], fix)]
+            return [row(item, "security", FAIL, "; ".join(problems)[:400], fix)]
         if unapplied and len(unapplied) == len(self._buckets()):
-            return [Row(item, "security", SKIPPED,
+            return [row(item, "security", SKIPPED,
                         "the emulator does not apply a bucket's PublicAccessBlockConfiguration "
                         "(checked on real stages); no public policy or ACL found")]
-        return [Row(item, "security", PASS,
+        return [row(item, "security", PASS,
                     f"{len(self._buckets())} buckets: public access blocked, no public grant")]
 
-    def s3_tls(self) -> list[Row]:
+    def s3_tls(self) -> list[CheckResult]:
         item = "S3 buckets deny insecure transport"
         missing = [name for name, bucket in self._buckets()
                    if not _denies_insecure_transport(self._policy(bucket))]
         if missing:
-            return [Row(item, "security", FAIL, "no TLS-only policy: " + ", ".join(missing),
+            return [row(item, "security", FAIL, "no TLS-only policy: " + ", ".join(missing),
                         "redeploy (the stack adds aws:SecureTransport=false Deny)")]
-        return [Row(item, "security", PASS,
+        return [row(item, "security", PASS,
                     f"{len(self._buckets())} buckets deny aws:SecureTransport=false")]
 
-    def secrets(self) -> list[Row]:
+    def secrets(self) -> list[CheckResult]:
         item = "secrets are SecureString"
         prefix = contract.params_prefix(self.stage)
         secret_paths = {p.full_path(self.stage) for p in contract.PARAMETERS if p.secret}
@@ -366,12 +361,12 @@ class Checklist:
         plain = sorted(name.removeprefix(prefix) for name, kind in present.items()
                        if kind != "SecureString")
         if plain:
-            return [Row(item, "security", FAIL, "stored in plain text: " + ", ".join(plain),
+            return [row(item, "security", FAIL, "stored in plain text: " + ", ".join(plain),
                         "push them again with `garmaxctl params push` (SecureString, KMS)")]
-        return [Row(item, "security", PASS,
+        return [row(item, "security", PASS,
                     f"{len(present)} of {len(secret_paths)} secrets stored, all SecureString")]
 
-    def iam(self) -> list[Row]:
+    def iam(self) -> list[CheckResult]:
         item = "no function role allows * on *"
         iam, lambda_client = self.target.client("iam"), self.target.client("lambda")
         offenders: list[str] = []
@@ -395,13 +390,13 @@ class Checklist:
                 if _allows_everything(document):
                     offenders.append(f"{function} ({policy_name})")
         if offenders:
-            return [Row(item, "security", FAIL, "allows *:* — " + ", ".join(offenders),
+            return [row(item, "security", FAIL, "allows *:* — " + ", ".join(offenders),
                         "grant only what the function calls (docs/runtime.md)")]
-        return [Row(item, "security", PASS, f"{len(contract.Function)} function roles checked")]
+        return [row(item, "security", PASS, f"{len(contract.Function)} function roles checked")]
 
     # -- monitoring ------------------------------------------------------------------
 
-    def alarms(self) -> list[Row]:
+    def alarms(self) -> list[CheckResult]:
         item = "CloudWatch alarms exist and have actions"
         expected = [contract.alarm_name(a, self.stage) for a in contract.Alarm
                     if a is not contract.Alarm.ACTIVITY]  # its actions start disabled
@@ -414,20 +409,20 @@ class Checklist:
         silent = [n for n in expected if n in found
                   and (not found[n].get("AlarmActions") or not found[n].get("ActionsEnabled"))]
         if missing:
-            return [Row(item, "monitoring", FAIL, "missing: " + ", ".join(missing),
+            return [row(item, "monitoring", FAIL, "missing: " + ", ".join(missing),
                         "redeploy the stack (`garmaxctl deploy`)")]
         if silent and not self.target.idle:
-            return [Row(item, "monitoring", FAIL, "no actions: " + ", ".join(silent),
+            return [row(item, "monitoring", FAIL, "no actions: " + ", ".join(silent),
                         "enable their actions (`aws cloudwatch enable-alarm-actions`) or "
                         "redeploy")]
         note = f" ({len(silent)} with actions paused while idle)" if silent else ""
-        return [Row(item, "monitoring", PASS,
+        return [row(item, "monitoring", PASS,
                     f"{len(expected)} alarms with actions{note}")]
 
-    def budget(self) -> list[Row]:
+    def budget(self) -> list[CheckResult]:
         item = "budget notifications"
         if not self.target.config.features.budgets:
-            return [Row(item, "monitoring", SKIPPED,
+            return [row(item, "monitoring", SKIPPED,
                         f"stage {self.stage} has no AWS Budgets budget (the runtime's "
                         "breaker still enforces the daily budget)")]
         name = (self.target.output(contract.OutputKey.BUDGET_NAME)
@@ -438,7 +433,7 @@ class Checklist:
             notifications = budgets.describe_notifications_for_budget(
                 AccountId=account, BudgetName=name)["Notifications"]
         except Exception as exc:
-            return [Row(item, "monitoring", FAIL, f"budget {name}: {describe_error(exc).code}",
+            return [row(item, "monitoring", FAIL, f"budget {name}: {describe_error(exc).code}",
                         "redeploy the stack (it creates the daily budget)")]
         thresholds = set()
         unread = ""
@@ -454,14 +449,14 @@ class Checklist:
                 thresholds.add(round(float(notification["Threshold"])))
         missing = sorted({80, 90, 100} - thresholds)
         if missing:
-            return [Row(item, "monitoring", FAIL,
+            return [row(item, "monitoring", FAIL,
                         f"budget {name}: no notification with subscribers at "
                         + ", ".join(f"{m}%" for m in missing),
                         "set ALERT_EMAIL and redeploy")]
-        return [Row(item, "monitoring", PASS,
+        return [row(item, "monitoring", PASS,
                     f"budget {name}: notifications at 80/90/100% with subscribers{unread}")]
 
-    def log_retention(self) -> list[Row]:
+    def log_retention(self) -> list[CheckResult]:
         item = "log groups have retention"
         logs = self.target.client("logs")
         groups = [contract.function_log_group(f, self.stage) for f in contract.Function]
@@ -478,14 +473,14 @@ class Checklist:
             else:
                 days.add(int(found[0]["retentionInDays"]))
         if problems:
-            return [Row(item, "monitoring", FAIL, "; ".join(problems),
+            return [row(item, "monitoring", FAIL, "; ".join(problems),
                         "redeploy (each function has an explicit log group with retention)")]
-        return [Row(item, "monitoring", PASS, f"{len(groups)} groups, retention "
+        return [row(item, "monitoring", PASS, f"{len(groups)} groups, retention "
                     + "/".join(str(d) for d in sorted(days)) + " days")]
 
     # -- running ---------------------------------------------------------------------
 
-    def items(self) -> list[tuple[str, str, Callable[[], list[Row]]]]:
+    def items(self) -> list[tuple[str, str, Callable[[], list[CheckResult]]]]:
         return [
             ("API health checks pass", "functional", self.health),
             ("try-on workflow end to end", "functional", self.workflow),
@@ -500,12 +495,12 @@ class Checklist:
             ("log groups have retention", "monitoring", self.log_retention),
         ]
 
-    def run(self) -> list[Row]:
+    def run(self) -> list[CheckResult]:
         items = self.items()
         with concurrent.futures.ThreadPoolExecutor(max_workers=len(items),
                                                    thread_name_prefix="verify") as pool:
             futures = [pool.submit(fn) for _, _, fn in items]
-            rows: list[Row] = []
+            rows: list[CheckResult] = []
             for (item, section, _), future in zip(items, futures, strict=True):
                 try:
                     rows += future.result()
@@ -514,7 +509,7 @@ class Checklist:
 
                     reason = exc.one_line() if isinstance(exc, GarmaxError) else \
                         f"{type(exc).__name__}: {describe_error(exc).code} {exc}"[:300]
-                    rows.append(Row(item, section, FAIL, f"could not check: {reason}",
+                    rows.append(row(item, section, FAIL, f"could not check: {reason}",
                                     "rerun with --verbose; check permissions"))
         return rows
 

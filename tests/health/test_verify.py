@@ -184,6 +184,6 @@ def test_one_broken_item_does_not_stop_the_others(dev, monkeypatch) -> None:
     items = checklist(dev)
     monkeypatch.setattr(items, "iam", lambda: (_ for _ in ()).throw(RuntimeError("denied")))
     rows = items.run()
-    iam = [r for r in rows if r.item == "no function role allows * on *"]
+    iam = [r for r in rows if r.name == "no function role allows * on *"]
     assert iam[0].status == FAIL and "could not check" in iam[0].detail
-    assert any(r.item == "log groups have retention" and r.status == PASS for r in rows)
+    assert any(r.name == "log groups have retention" and r.status == PASS for r in rows)
