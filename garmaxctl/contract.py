@@ -58,6 +58,9 @@ class OutputKey(StrEnum):
     CACHE_CLUSTER_ID = "CacheClusterId"
     ECS_CLUSTER_NAME = "EcsClusterName"
     ECS_SERVICE_NAME = "EcsServiceName"
+    # "true" while the SMPL service runs the placeholder image (stages.PLACEHOLDER_SMPL_IMAGE)
+    # instead of a configured one, else "false"; present where the ECS service is.
+    SMPL_PLACEHOLDER = "SmplPlaceholder"
     BUDGET_NAME = "BudgetName"
 
 
@@ -104,6 +107,9 @@ QUEUE_OUTPUTS: dict[Queue, tuple[OutputKey, OutputKey]] = {
 }
 
 DLQ_MAX_RECEIVE_COUNT = 3
+# Every work queue and DLQ keeps messages this long: 14 days, SQS's maximum. Idle parks
+# messages in the work queues, and a DLQ's clock counts from the original enqueue time.
+QUEUE_RETENTION_SECONDS = 14 * 24 * 60 * 60
 
 
 def function_name(function: Function | str, stage: str) -> str:

@@ -8,10 +8,11 @@ are written down once. Values come from the deployment guide's sizing table.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from garmaxctl.errors import UsageError
+from garmaxctl.errors import ConfigError, UsageError
 
 
 class Stage(StrEnum):
@@ -67,6 +68,11 @@ class Quotas:
     max_concurrent_renders_per_user: int = 3
 
 
+# The stand-in for the SMPL processor's image (a public Python image: it has no command of
+# its own, so infra/components/data.py gives it one that keeps running and a health check).
+PLACEHOLDER_SMPL_IMAGE = "public.ecr.aws/docker/library/python:3.12-slim"
+
+
 @dataclass(frozen=True)
 class StageConfig:
     stage: Stage
@@ -84,8 +90,10 @@ class StageConfig:
     ecs_cpu: int = 256  # CPU units: 1024 = 1 vCPU
     ecs_memory_mb: int = 512
     ecs_desired_count: int = 1
-    # The SMPL processor's image, pulled from a registry (never built by the CDK app).
-    ecs_image: str = "public.ecr.aws/docker/library/python:3.12-slim"
+    # The SMPL processor's image, pulled from a registry (never built by the CDK app):
+    # ``GARMAX_{STAGE}_SMPL_IMAGE``. Until the real image is published, the placeholder,
+    # which the CDK app runs with a command that keeps running (docs/infra.md).
+    ecs_image: str = PLACEHOLDER_SMPL_IMAGE
     cache_node_type: str = "cache.t3.micro"
     nat_gateways: int = 1
     log_retention_days: int = 30
@@ -110,8 +118,14 @@ class StageConfig:
         return self.stage is Stage.LOCAL
 
     @property
-    def ecs_vcpu(self) -> float:
-        return self.ecs_cpu / 1024
+    def ecs_image_is_placeholder(self) -> bool:
+        return self.ecs_image == PLACEHOLDER_SMPL_IMAGE
+
+    @property
+    def required_availability_zones(self) -> int:
+        """Zones the VPC needs: one per NAT gateway, and two at least (an Aurora DB subnet
+        group and a Redis subnet group must span two). A stage without a VPC uses none."""
+        return max(self.nat_gateways, 2) if self.features.vpc else 0
 
 
 _US_EAST_1_AZS = ("us-east-1a", "us-east-1b", "us-east-1c")
@@ -192,19 +206,62 @@ STAGES: dict[Stage, StageConfig] = {
 
 
 def get_stage_config(stage: str | Stage, environ: dict[str, str] | None = None) -> StageConfig:
-    """The stage's config, with the account/region/profile overrides an operator may set.
+    """The stage's config, with the overrides an operator may set.
 
-    ``GARMAX_{STAGE}_ACCOUNT``, ``GARMAX_{STAGE}_REGION`` and ``GARMAX_{STAGE}_PROFILE``
-    let a team point a stage at its own account without editing code.
+    ``GARMAX_{STAGE}_ACCOUNT``, ``_REGION`` and ``_PROFILE`` point a stage at a team's own
+    account without editing code; ``_AZS`` (comma-separated) names the availability zones,
+    and must accompany a region override on a stage with a VPC (zone letters differ per
+    account); ``_SMPL_IMAGE`` is the SMPL processor's image. A bad combination is a
+    :class:`ConfigError` (exit 2) naming the fix.
     """
     canonical = normalize_stage(stage)
     config = STAGES[canonical]
     env = os.environ if environ is None else environ
-    overrides: dict[str, str] = {}
+    prefix = f"GARMAX_{canonical.value}_"
+    overrides: dict[str, object] = {}
     for attr in ("account", "region", "profile"):
-        value = env.get(f"GARMAX_{canonical.value}_{attr.upper()}")
+        value = env.get(f"{prefix}{attr.upper()}", "").strip()
         if value:
             overrides[attr] = value
     if canonical is Stage.LOCAL:
         overrides.pop("account", None)
-    return replace(config, **overrides) if overrides else config  # type: ignore[arg-type]
+    image = env.get(f"{prefix}SMPL_IMAGE", "").strip()
+    if image:
+        overrides["ecs_image"] = image
+    zones = tuple(z.strip() for z in env.get(f"{prefix}AZS", "").split(",") if z.strip())
+    if zones:
+        overrides["availability_zones"] = zones
+    moved = overrides.get("region", config.region) != config.region
+    config = replace(config, **overrides) if overrides else config  # type: ignore[arg-type]
+    return _check_zones(config, moved=moved, zones_given=bool(zones), prefix=prefix)
+
+
+def _check_zones(config: StageConfig, *, moved: bool, zones_given: bool,
+                 prefix: str) -> StageConfig:
+    """The zones must be the region's, each once, as many as the stage's VPC needs.
+
+    ``moved``: the region was overridden to another than the stage's own, so the stage's
+    default zones are another region's.
+    """
+    region, needed = config.region, config.required_availability_zones
+    if moved and not zones_given:
+        if not config.features.vpc:
+            # Nothing uses them; the emulator names its zones {region}a, {region}b, ...
+            return replace(config, availability_zones=(f"{region}a", f"{region}b"))
+        problem = f"{prefix}REGION={region} without {prefix}AZS (zone letters differ per account)"
+    elif foreign := [z for z in config.availability_zones
+                     if not re.fullmatch(rf"{re.escape(region)}[a-z]", z)]:
+        problem = f"{', '.join(foreign)}: not availability zones of {region}"
+    elif len(set(config.availability_zones)) != len(config.availability_zones):
+        problem = f"{prefix}AZS names a zone twice"
+    elif len(config.availability_zones) < needed:
+        problem = (f"{len(config.availability_zones)} availability zone(s); the stage needs "
+                   f"{needed} (one per NAT gateway, two at least for its database subnets)")
+    else:
+        return config
+    example = ",".join(f"{region}{letter}" for letter in "abcdef"[:max(needed, 1)])
+    raise ConfigError(
+        f"{config.stage}: {problem}",
+        hint=(f"set {prefix}AZS to {max(needed, 1)} or more of {region}'s zones, e.g. "
+              f"{prefix}AZS={example} (`aws ec2 describe-availability-zones --region "
+              f"{region}` lists this account's)"))

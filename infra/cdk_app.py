@@ -11,7 +11,8 @@ from this file's location. The environment is read here, at the top, and nowhere
 - context ``bundle_deps`` or env ``GARMAX_BUNDLE_DEPS`` (``true``/``false``): whether the
   Lambda bundle includes ``runtime/requirements.txt``. Default true; LOCAL defaults to
   false (moto never executes Lambda code; docs/infra.md). DEV/QA/PROD refuse false;
-- ``GARMAX_{STAGE}_ACCOUNT`` / ``_REGION``: stages.get_stage_config's overrides.
+- ``GARMAX_{STAGE}_ACCOUNT`` / ``_REGION`` / ``_AZS`` / ``_SMPL_IMAGE``:
+  stages.get_stage_config's overrides (a bad combination is a ConfigError, exit 2).
 """
 
 from __future__ import annotations

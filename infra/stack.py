@@ -24,6 +24,7 @@ from infra.components.monitoring import Monitoring
 from infra.components.network import Network
 from infra.components.queues import WorkQueue
 from infra.components.storage import Storage
+from runtime.providers.bedrock import DEFAULT_MODEL as BEDROCK_MODEL
 
 F = contract.Function
 Q = contract.Queue
@@ -45,6 +46,8 @@ class Access:
     puts_events: bool = False
     # /api/health/storage: GetQueueAttributes on every queue, DescribeEventBus on the bus.
     inspects_queues_and_bus: bool = False
+    # Bedrock foundation models it invokes (bedrock:InvokeModel on exactly these).
+    invokes_models: tuple[str, ...] = ()
 
 
 _DATA_BUCKETS = ("Uploads", "Renders", "Guidance", "SmplAssets")
@@ -73,12 +76,20 @@ ACCESS: dict[contract.Function, Access] = {
         buckets_rw=("Renders",),
         buckets_r=("Uploads", "Guidance", "SmplAssets"),
         puts_events=True,
+        # The render router's Bedrock provider (primary or fallback): runtime's model id.
+        invokes_models=(BEDROCK_MODEL,),
     ),
     F.BILLING_PROCESSOR: Access(
         tables_rw=("Credits", "BudgetLedger", "Idempotency"),
         puts_events=True,
     ),
 }
+
+
+def foundation_model_arn(stack: cdk.Stack, model: str) -> str:
+    """``arn:{partition}:bedrock:{region}::foundation-model/{model}`` (no account: AWS's)."""
+    return stack.format_arn(service="bedrock", account="", resource="foundation-model",
+                            resource_name=model)
 
 
 class GarmaxAiStack(cdk.Stack):
@@ -177,6 +188,11 @@ class GarmaxAiStack(cdk.Stack):
                 target.add_to_role_policy(iam.PolicyStatement(
                     actions=["events:DescribeEventBus"], resources=[bus.bus.event_bus_arn],
                 ))
+            if access.invokes_models:
+                target.add_to_role_policy(iam.PolicyStatement(
+                    actions=["bedrock:InvokeModel"],
+                    resources=[foundation_model_arn(self, m) for m in access.invokes_models],
+                ))
             self._acknowledge_grant_wildcards(self.functions[fn], access)
 
         for q, consumer in QUEUE_CONSUMER.items():
@@ -218,6 +234,7 @@ class GarmaxAiStack(cdk.Stack):
             smpl = SmplService(
                 self, "Smpl", stage=stage, vpc=network.vpc,
                 security_group=network.app_security_group, image=config.ecs_image,
+                placeholder=config.ecs_image_is_placeholder,
                 cpu=config.ecs_cpu, memory_mb=config.ecs_memory_mb,
                 desired_count=config.ecs_desired_count,
                 log_retention_days=config.log_retention_days, retain_logs=retain,
@@ -268,6 +285,7 @@ class GarmaxAiStack(cdk.Stack):
         if smpl is not None:
             outputs[contract.OutputKey.ECS_CLUSTER_NAME] = smpl.cluster.cluster_name
             outputs[contract.OutputKey.ECS_SERVICE_NAME] = smpl.service.service_name
+            outputs[contract.OutputKey.SMPL_PLACEHOLDER] = "true" if smpl.placeholder else "false"
         if monitoring.budget is not None:
             outputs[contract.OutputKey.BUDGET_NAME] = monitoring.budget.ref
         for key, value in outputs.items():

@@ -7,6 +7,8 @@ in another AZ where ``multi_az_database``, all four log types exported to log gr
 here with the stage's retention (not ``cloudwatch_logs_retention``, a custom resource).
 Redis: a replication group (the only ElastiCache resource with at-rest and in-transit
 encryption), AUTH token from Secrets Manager by dynamic reference, never in the template.
+SMPL: the stage's configured image as it is, or the placeholder (``PLACEHOLDER_COMMAND``)
+that keeps running and passes its health check, so the service reaches a steady state.
 """
 
 from __future__ import annotations
@@ -29,6 +31,21 @@ AURORA_VERSION = rds.AuroraMysqlEngineVersion.VER_3_08_2
 AURORA_LOG_TYPES = ("audit", "error", "general", "slowquery")
 REDIS_ENGINE_VERSION = "7.1"
 DATABASE_NAME = "garmaxai"
+
+# The placeholder SMPL container (stages.PLACEHOLDER_SMPL_IMAGE, a Python image with no
+# command of its own, which would exit at once): an HTTP server on the task's loopback
+# only, serving an empty directory, and a health check that asks it for a page. Labelled
+# ``garmaxai:placeholder=true`` (a configured image: ``false``); the stack's
+# ``SmplPlaceholder`` output says the same.
+PLACEHOLDER_LABEL = "garmaxai:placeholder"
+PLACEHOLDER_PORT = 8080
+PLACEHOLDER_COMMAND = ("python", "-m", "http.server", str(PLACEHOLDER_PORT),
+                       "--bind", "127.0.0.1", "--directory", "/tmp")
+PLACEHOLDER_HEALTH_CHECK = (
+    "CMD", "python", "-c",
+    "import urllib.request; "
+    f"urllib.request.urlopen('http://127.0.0.1:{PLACEHOLDER_PORT}/', timeout=3)",
+)
 
 
 def table_logical_id(name: str) -> str:
@@ -208,11 +225,17 @@ class Cache(Construct):
 
 
 class SmplService(Construct):
-    """The SMPL processor: a Fargate service from a registry image, sized per stage."""
+    """The SMPL processor: a Fargate service from a registry image, sized per stage.
+
+    ``placeholder``: ``image`` is the stand-in, run with ``PLACEHOLDER_COMMAND`` and
+    ``PLACEHOLDER_HEALTH_CHECK``; otherwise the image runs its own command (and its own
+    HEALTHCHECK, if it has one).
+    """
 
     def __init__(self, scope: Construct, construct_id: str, *, stage: str, vpc: ec2.IVpc,
-                 security_group: ec2.ISecurityGroup, image: str, cpu: int, memory_mb: int,
-                 desired_count: int, log_retention_days: int, retain_logs: bool) -> None:
+                 security_group: ec2.ISecurityGroup, image: str, placeholder: bool, cpu: int,
+                 memory_mb: int, desired_count: int, log_retention_days: int,
+                 retain_logs: bool) -> None:
         super().__init__(scope, construct_id)
         self.cluster = ecs.Cluster(
             self,
@@ -229,11 +252,21 @@ class SmplService(Construct):
         self.task_definition = ecs.FargateTaskDefinition(
             self, "Task", cpu=cpu, memory_limit_mib=memory_mb,
         )
+        self.placeholder = placeholder
         self.task_definition.add_container(
             "Smpl",
             image=ecs.ContainerImage.from_registry(image),
             logging=ecs.LogDrivers.aws_logs(stream_prefix="smpl", log_group=self.log_group),
             essential=True,
+            docker_labels={PLACEHOLDER_LABEL: "true" if placeholder else "false"},
+            command=list(PLACEHOLDER_COMMAND) if placeholder else None,
+            health_check=ecs.HealthCheck(
+                command=list(PLACEHOLDER_HEALTH_CHECK),
+                interval=cdk.Duration.seconds(30),
+                timeout=cdk.Duration.seconds(5),
+                retries=3,
+                start_period=cdk.Duration.seconds(15),
+            ) if placeholder else None,
         )
         self.service = ecs.FargateService(
             self,

@@ -1,9 +1,9 @@
 """CloudWatch alarms, the alert topic, the dashboard and the AWS Budgets daily budget.
 
 Alarms are named ``GarmaxAI-{Name}-{STAGE}`` (contract.alarm_name) and notify the alert
-topic. The activity alarm (try-on queue has visible messages) is created with its actions
-disabled: ``garmaxctl idle down`` enables them so the first request during idle pages the
-team, ``idle up`` disables them again. The budget is an AWS Budgets DAILY COST budget
+topic. The activity alarm (``activity_metric``: the stage's API received a request) is created
+with its actions disabled: ``garmaxctl idle down`` enables them so the first request during
+idle pages the team, ``idle up`` disables them again. The budget is an AWS Budgets DAILY COST budget
 (DESIGN.md: ``EstimatedCharges`` is month-to-date and us-east-1 only) notifying at 80, 90
 and 100% of the stage's ``budgets.daily_usd``.
 """
@@ -32,6 +32,7 @@ API_5XX_RATE_THRESHOLD = 0.05  # 5% of requests in 5 minutes
 LAMBDA_ERRORS_THRESHOLD = 10  # errors across all functions in 5 minutes
 LAMBDA_DURATION_THRESHOLD_MS = 30_000  # the guide's threshold, slowest function's average
 QUEUE_DEPTH_THRESHOLD = 50  # the guide's threshold, deepest work queue
+ACTIVITY_PERIOD = cdk.Duration.minutes(1)  # API Gateway publishes every minute
 BUDGET_THRESHOLDS_PERCENT = (80, 90, 100)
 
 DLQ_ALARMS: dict[contract.Queue, contract.Alarm] = {
@@ -43,6 +44,24 @@ DLQ_ALARMS: dict[contract.Queue, contract.Alarm] = {
 
 def _metric_ids(count: int) -> list[str]:
     return [f"m{i}" for i in range(count)]
+
+
+def activity_metric(stage: str) -> cloudwatch.Metric:
+    """Requests that reached the stage's REST API: ``AWS/ApiGateway`` ``Count`` for the
+    dimensions ``ApiName`` + ``Stage``, ``SampleCount`` (the statistic AWS documents for
+    ``Count``) per minute. API Gateway counts a request whether or not the function behind
+    it runs, so this sees traffic while idle has throttled the Api function to 0 (nothing
+    reaches the try-on queue then). Dimension values are the literal names, not a ``Ref``
+    to the Stage resource.
+    """
+    return cloudwatch.Metric(
+        namespace="AWS/ApiGateway",
+        metric_name="Count",
+        dimensions_map={"ApiName": contract.api_name(stage),
+                        "Stage": contract.api_stage_name(stage)},
+        statistic="SampleCount",
+        period=ACTIVITY_PERIOD,
+    )
 
 
 class Monitoring(Construct):
@@ -112,11 +131,9 @@ class Monitoring(Construct):
                 0, action, f"{queue_id} dead-letter queue has messages",
             )
         self._alarm(
-            contract.Alarm.ACTIVITY,
-            queues[contract.Queue.TRYON].metric_approximate_number_of_messages_visible(
-                period=cdk.Duration.minutes(1), statistic="Maximum"),
-            0, action,
-            "Activity while idle: the try-on queue has messages. Actions start disabled; "
+            contract.Alarm.ACTIVITY, activity_metric(stage), 0, action,
+            "Activity while idle: the stage's API received a request (AWS/ApiGateway Count, "
+            "any route: users, health probes, Stripe webhooks). Actions start disabled; "
             "garmaxctl idle down enables them.",
             actions_enabled=False,
         )

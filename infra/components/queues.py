@@ -3,7 +3,10 @@
 Visibility timeout is 6x the consumer's timeout (AWS's guidance for Lambda consumers, so a
 batch that is retried inside the function never reappears while it is still being worked
 on), DLQ after ``contract.DLQ_MAX_RECEIVE_COUNT`` receives, SSE with SQS-managed keys and a
-TLS-only queue policy on both queues.
+TLS-only queue policy on both queues. Both keep messages for SQS's maximum, 14 days
+(``contract.QUEUE_RETENTION_SECONDS``): ``idle`` parks messages in the work queue for as
+long as the stage is idle, and SQS counts a dead-lettered message's age from its original
+enqueue time, so the DLQ must keep messages at least as long as its source queue.
 """
 
 from __future__ import annotations
@@ -16,8 +19,7 @@ from garmaxctl import contract
 from infra.components import acknowledge
 
 VISIBILITY_MULTIPLIER = 6
-RETENTION = cdk.Duration.days(4)
-DLQ_RETENTION = cdk.Duration.days(14)
+RETENTION = cdk.Duration.seconds(contract.QUEUE_RETENTION_SECONDS)
 
 
 class WorkQueue(Construct):
@@ -29,7 +31,7 @@ class WorkQueue(Construct):
             "Dlq",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
-            retention_period=DLQ_RETENTION,
+            retention_period=RETENTION,
         )
         acknowledge(
             self.dlq, "AwsSolutions-SQS3",

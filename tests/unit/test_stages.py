@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 import pytest
+from typer.testing import CliRunner
 
-from garmaxctl.errors import UsageError
-from garmaxctl.stages import STAGES, Stage, get_stage_config, normalize_stage
+from garmaxctl.errors import ConfigError, UsageError
+from garmaxctl.stages import (
+    PLACEHOLDER_SMPL_IMAGE,
+    STAGES,
+    Stage,
+    get_stage_config,
+    normalize_stage,
+)
 
 
 @pytest.mark.parametrize(("stage", "memory", "rds", "ecs", "cache", "nat", "reserved", "logs"), [
@@ -59,12 +67,107 @@ def test_unknown_stage_is_a_usage_error() -> None:
     assert caught.value.exit_code == 2 and caught.value.code == "unknown_stage"
 
 
-def test_operator_overrides_account_region_profile() -> None:
+def test_operator_overrides_account_region_zones_profile() -> None:
     env = {"GARMAX_DEV_ACCOUNT": "999999999999", "GARMAX_DEV_REGION": "eu-west-1",
-           "GARMAX_DEV_PROFILE": "garmax-dev", "GARMAX_LOCAL_ACCOUNT": "123"}
+           "GARMAX_DEV_AZS": " eu-west-1b, eu-west-1c ", "GARMAX_DEV_PROFILE": "garmax-dev",
+           "GARMAX_LOCAL_ACCOUNT": "123"}
     dev = get_stage_config("dev", env)
     assert (dev.account, dev.region, dev.profile) == ("999999999999", "eu-west-1", "garmax-dev")
+    assert dev.availability_zones == ("eu-west-1b", "eu-west-1c")
     assert get_stage_config("local", env).account is None
+
+
+# ----------------------------------------------------------- issue 11 item 11: region + AZs
+
+@pytest.mark.parametrize("stage", ["DEV", "QA", "PROD"])
+def test_a_region_override_without_zones_is_refused_with_the_fix(stage) -> None:
+    with pytest.raises(ConfigError) as caught:
+        get_stage_config(stage, {f"GARMAX_{stage}_REGION": "eu-west-1"})
+    error = caught.value
+    assert error.exit_code == 2 and error.code == "invalid_config"
+    line = error.one_line()
+    assert f"GARMAX_{stage}_REGION=eu-west-1" in line and f"GARMAX_{stage}_AZS=" in line
+    assert "\n" not in line
+
+
+@pytest.mark.parametrize(("zones", "problem"), [
+    ("us-east-1a,us-east-1b", "not availability zones of eu-west-1"),
+    ("eu-west-1a,eu-west-1", "eu-west-1: not availability zones"),
+    ("eu-west-1a,eu-west-2b", "eu-west-2b: not availability zones of eu-west-1"),
+    ("eu-west-1a,eu-west-1a", "names a zone twice"),
+    ("eu-west-1a", "1 availability zone(s); the stage needs 2"),
+])
+def test_zones_must_be_the_regions_each_once_and_enough(zones, problem) -> None:
+    with pytest.raises(ConfigError) as caught:
+        get_stage_config("dev", {"GARMAX_DEV_REGION": "eu-west-1", "GARMAX_DEV_AZS": zones})
+    assert problem in caught.value.message
+
+
+def test_zone_count_follows_the_stages_nat_gateways() -> None:
+    two = "eu-west-1a,eu-west-1b"
+    assert get_stage_config("qa", {"GARMAX_QA_REGION": "eu-west-1",
+                                   "GARMAX_QA_AZS": two}).availability_zones == (
+        "eu-west-1a", "eu-west-1b")
+    with pytest.raises(ConfigError, match="the stage needs 3"):  # PROD: 3 NAT gateways
+        get_stage_config("prod", {"GARMAX_PROD_REGION": "eu-west-1", "GARMAX_PROD_AZS": two})
+    prod = get_stage_config("prod", {"GARMAX_PROD_REGION": "eu-west-1",
+                                     "GARMAX_PROD_AZS": two + ",eu-west-1c"})
+    assert len(prod.availability_zones) == prod.nat_gateways == 3
+
+
+def test_zones_alone_are_checked_against_the_stages_own_region() -> None:
+    assert get_stage_config("dev", {"GARMAX_DEV_AZS": "us-east-1d,us-east-1f"}
+                            ).availability_zones == ("us-east-1d", "us-east-1f")
+    with pytest.raises(ConfigError, match="not availability zones of us-east-1"):
+        get_stage_config("dev", {"GARMAX_DEV_AZS": "eu-west-1a,eu-west-1b"})
+
+
+def test_naming_the_stages_own_region_needs_no_zones() -> None:
+    assert get_stage_config("dev", {"GARMAX_DEV_REGION": "us-east-1"}) == STAGES[Stage.DEV]
+
+
+def test_local_has_no_vpc_so_a_region_override_takes_the_emulators_zone_names() -> None:
+    local = get_stage_config("local", {"GARMAX_LOCAL_REGION": "eu-west-1"})
+    assert (local.region, local.availability_zones) == ("eu-west-1", ("eu-west-1a",
+                                                                      "eu-west-1b"))
+
+
+@pytest.mark.parametrize("stage", ["LOCAL", "DEV", "QA", "PROD"])
+def test_every_stages_own_zones_pass_its_check(stage) -> None:
+    config = get_stage_config(stage, {})
+    assert all(z.startswith(config.region) for z in config.availability_zones)
+    assert len(config.availability_zones) >= config.required_availability_zones
+
+
+def test_cli_refuses_a_region_override_without_zones_with_exit_2(tmp_path, monkeypatch) -> None:
+    from garmaxctl.app import app
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["-s", "dev", "-o", "json", "config", "show"],
+                                env={"GARMAX_DEV_REGION": "eu-west-1"})
+    assert result.exit_code == 2
+    document = json.loads(result.stdout)
+    assert (document["ok"], document["exit_code"]) == (False, 2)
+    assert document["error"]["code"] == "invalid_config"
+    assert "GARMAX_DEV_AZS" in document["error"]["message"]
+    fixed = CliRunner().invoke(app, ["-s", "dev", "-o", "json", "config", "show"],
+                               env={"GARMAX_DEV_REGION": "eu-west-1",
+                                    "GARMAX_DEV_AZS": "eu-west-1a,eu-west-1b"})
+    assert fixed.exit_code == 0, fixed.stdout
+    shown = json.loads(fixed.stdout)["data"]["stage_config"]
+    assert (shown["region"], shown["availability_zones"]) == ("eu-west-1",
+                                                              ["eu-west-1a", "eu-west-1b"])
+
+
+# ----------------------------------------------------------- issue 11 item 10: SMPL image
+
+def test_smpl_image_defaults_to_the_placeholder_and_is_configurable_per_stage() -> None:
+    assert all(c.ecs_image == PLACEHOLDER_SMPL_IMAGE and c.ecs_image_is_placeholder
+               for c in STAGES.values())
+    image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/garmax-smpl:1.4.0"
+    qa = get_stage_config("qa", {"GARMAX_QA_SMPL_IMAGE": image})
+    assert qa.ecs_image == image and not qa.ecs_image_is_placeholder
+    assert get_stage_config("dev", {"GARMAX_QA_SMPL_IMAGE": image}).ecs_image_is_placeholder
 
 
 def test_stages_import_without_aws_cdk_or_boto3() -> None:
