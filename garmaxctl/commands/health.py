@@ -9,7 +9,7 @@ import typer
 
 from garmaxctl import output
 from garmaxctl.cli import options
-from garmaxctl.errors import OperationError, UsageError
+from garmaxctl.errors import UnhealthyError, UsageError
 from garmaxctl.result import view
 
 FIELDS = ("name", "status", "detail", "latency_ms", "group", "data")  # each check in JSON
@@ -32,8 +32,7 @@ def health_outcome(report: Any) -> output.Outcome:
         tables=[output.Table(columns=("check", "status", "latency", "detail"), rows=rows,
                              title=f"health — stage {report.stage}")],
         lines=[summary],
-        failure=None if report.ok else OperationError(f"{report.status}: {problems}",
-                                                      code="unhealthy"))
+        failure=None if report.ok else UnhealthyError(f"{report.status}: {problems}"))
 
 
 def health(
