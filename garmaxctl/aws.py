@@ -8,6 +8,7 @@ environment, with a warning, unless ``--endpoint-url`` retargets them on purpose
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
@@ -22,6 +23,44 @@ LOCAL_SECRET_KEY = "testing"
 DEFAULT_LOCAL_PORT = 4566
 USER_AGENT = f"garmaxctl/{__version__}"
 MAX_ATTEMPTS = 10
+
+# ``--verbose``'s wire log: one line per request and per response — the operation, the
+# method and URL without its query, the status, sizes and the request id. Never a body
+# nor a header: bodies carry parameter values and STS/SSO credentials, so botocore's own
+# body-logging loggers (botocore.endpoint, botocore.parsers) stay off (docs/security.md).
+wire_log = logging.getLogger("garmaxctl.wire")
+
+
+def _log_request(request: Any, event_name: str = "", **_: Any) -> None:
+    if not wire_log.isEnabledFor(logging.DEBUG):
+        return
+    from urllib.parse import urlsplit
+
+    url = urlsplit(str(request.url))
+    body = request.body
+    size = len(body) if isinstance(body, (bytes, bytearray, str)) else (
+        0 if body is None else "streamed")
+    wire_log.debug("request %s %s %s://%s%s (%s bytes)", event_name.split(".", 1)[-1],
+                   request.method, url.scheme, url.netloc, url.path, size)
+
+
+def _log_response(http_response: Any = None, parsed: Any = None, event_name: str = "",
+                  **_: Any) -> None:
+    if not wire_log.isEnabledFor(logging.DEBUG) or http_response is None:
+        return
+    metadata = (parsed or {}).get("ResponseMetadata", {}) if isinstance(parsed, dict) else {}
+    error = (parsed or {}).get("Error", {}).get("Code") if isinstance(parsed, dict) else None
+    wire_log.debug("response %s HTTP %s (%s bytes, request id %s)%s",
+                   event_name.split(".", 1)[-1], http_response.status_code,
+                   http_response.headers.get("content-length", "?"),
+                   metadata.get("RequestId", "-"), f" {error}" if error else "")
+
+
+def log_the_wire(session: Any) -> Any:
+    """Register the wire log's hooks on a boto3 session (clients made afterwards)."""
+    session.events.register("before-send", _log_request)
+    session.events.register("after-call", _log_response)
+    return session
 
 
 def local_port() -> int:
@@ -93,11 +132,12 @@ class AwsTarget:
 
             # A developer's AWS_PROFILE must neither leak into LOCAL nor break it.
             core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
-            return boto3.Session(aws_access_key_id=LOCAL_ACCESS_KEY,
-                                 aws_secret_access_key=LOCAL_SECRET_KEY,
-                                 region_name=self.region, botocore_session=core)
+            return log_the_wire(boto3.Session(aws_access_key_id=LOCAL_ACCESS_KEY,
+                                              aws_secret_access_key=LOCAL_SECRET_KEY,
+                                              region_name=self.region, botocore_session=core))
         try:
-            return boto3.Session(profile_name=self.profile, region_name=self.region)
+            return log_the_wire(boto3.Session(profile_name=self.profile,
+                                              region_name=self.region))
         except botocore.exceptions.ProfileNotFound as exc:
             raise CredentialsError(
                 f"AWS profile {self.profile!r} is not configured",

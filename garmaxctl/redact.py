@@ -1,9 +1,13 @@
 """Redaction of secrets from anything garmaxctl prints or logs.
 
 Secret values from the ``.env`` (and any value a service registers) are replaced by
-``****`` in error messages, tracebacks and log records, whatever the output mode. Known
-shapes are masked too: Authorization/security-token headers and the ``Value`` of
-Parameter Store requests and responses in botocore's debug logs.
+``****`` in error messages, tracebacks and log records, whatever the output mode.
+
+The root rule is structural: no log garmaxctl writes carries a request or response body
+(``--verbose`` logs the wire as operation, status and sizes: ``garmaxctl.aws.wire_log``;
+botocore's body-logging loggers stay off). The patterns below are defence in depth for
+text that reaches a message anyway: Authorization/security-token headers, the ``Value``
+of Parameter Store documents, and the credentials of STS/SSO answers.
 """
 
 from __future__ import annotations
@@ -24,6 +28,13 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(\"Value\"\s*:\s*\")((?:[^\"\\]|\\.)*)(\")"), r"\1" + MASK + r"\3"),
     (re.compile(r"((?:aws_)?secret_access_key['\"]?\s*[:=]\s*['\"]?)[^'\",}\s]+", re.I),
      r"\1" + MASK),
+    (re.compile(r"((?:aws_)?session_token['\"]?\s*[:=]\s*['\"]?)[^'\",}\s]+", re.I),
+     r"\1" + MASK),
+    # STS (XML) and SSO/JSON credential answers.
+    (re.compile(r"(<(SecretAccessKey|SessionToken)>)[^<]*(</\2>)"), r"\1" + MASK + r"\3"),
+    (re.compile(r"((?:\\)?[\"'](?:secretAccessKey|sessionToken|accessToken|SecretAccessKey|"
+                r"SessionToken)(?:\\)?[\"']\s*:\s*(?:\\)?[\"'])(?:[^\"'\\]|\\.)*"),
+     r"\1" + MASK),
 )
 
 
@@ -37,8 +48,10 @@ def register(*values: str | None) -> None:
                 import json
 
                 escaped = json.dumps(value)[1:-1]
-                if escaped != value:
-                    _secrets.add(escaped)
+                # ... and as a repr shows either (a bytes body: backslashes doubled).
+                for form in (escaped, repr(value)[1:-1], repr(escaped)[1:-1]):
+                    if form != value:
+                        _secrets.add(form)
 
 
 def forget_all() -> None:
@@ -94,8 +107,9 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
-VERBOSE_LOGGERS = ("garmaxctl", "botocore.endpoint", "botocore.parsers",
-                   "botocore.retryhandler")
+# botocore.endpoint and botocore.parsers log whole request and response bodies (parameter
+# values, STS/SSO credentials): never turned on. The wire is logged by garmaxctl.wire.
+VERBOSE_LOGGERS = ("garmaxctl", "botocore.retryhandler", "botocore.credentials")
 
 
 def disable_verbose_logging() -> None:
