@@ -6,7 +6,7 @@ of a stage run in a thread pool: the report takes about as long as the slowest c
 their sum (``benchmarks/bench_health.py``). A check that overruns its timeout is reported
 as failed ("timed out"); it never holds the report up.
 
-On LOCAL the API checks call the local gateway (``emulator.status().api_url``), never the
+On LOCAL the API checks call the local gateway (``stage.local.api_url()``), never the
 stack's ``ApiUrl`` output: moto's API Gateway cannot invoke Lambda (DESIGN.md, "LOCAL").
 A function whose reserved concurrency is 0, an Aurora cluster that is stopped, an API
 that answers 429 are "idle", not broken, while the stage's idle snapshot exists
@@ -125,13 +125,9 @@ def read_idle_snapshot(aws: AwsTarget) -> dict[str, Any] | None:
 
 def local_api_url() -> tuple[str | None, str]:
     """The LOCAL gateway's base URL from the emulator's state, or why there is none."""
-    from garmaxctl import emulator
+    from garmaxctl.stage import local
 
-    status = emulator.status()
-    if not status.api_url:
-        return None, ("the local API gateway is not running "
-                      f"({status.detail or 'no platform'}); start it with `garmaxctl local up`")
-    return status.api_url.rstrip("/") + "/", ""
+    return local.api_url()
 
 
 def resolve_target(aws: AwsTarget, *, api_url: str | None = None) -> Target:
@@ -140,7 +136,7 @@ def resolve_target(aws: AwsTarget, *, api_url: str | None = None) -> Target:
 
     stage = str(aws.stage.stage)
     if aws.is_local:
-        from garmaxctl.emulator import require_running
+        from garmaxctl.stage.local import require_running
 
         require_running(str(aws.endpoint_url))
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:

@@ -138,10 +138,10 @@ def connect(aws: AwsTarget) -> Any:
     if aws.is_local:
         from urllib.parse import urlparse
 
-        from garmaxctl import emulator
+        from garmaxctl.stage import local
 
         if urlparse(str(aws.endpoint_url)).hostname in ("localhost", "127.0.0.1"):
-            emulator.require_running(str(aws.endpoint_url))
+            local.require_running(str(aws.endpoint_url))
     else:
         aws.check_account()
     return aws.client("ssm")

@@ -107,7 +107,7 @@ def stage_status(aws: AwsTarget, *, health_timeout: float = 10.0) -> StageStatus
 
     stage = str(aws.stage.stage)
     if aws.is_local:
-        from garmaxctl.emulator import require_running
+        from garmaxctl.stage.local import require_running
 
         require_running(str(aws.endpoint_url))
     else:
