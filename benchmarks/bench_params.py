@@ -94,7 +94,7 @@ def child(argv: list[str]) -> int:
 
 
 def run() -> BenchResult:
-    from garmaxctl import emulator
+    from garmaxctl.local import server, supervisor
     from garmaxctl.services.params import to_dotenv
 
     port = _free_port()
@@ -126,9 +126,9 @@ def run() -> BenchResult:
             return json.loads(done.stdout)
 
         def reset() -> None:
-            emulator.reset(endpoint)
+            server.reset(endpoint)
 
-        emulator.start_detached(port, state_dir)
+        supervisor.start_detached(port, state_dir)
         try:
             report: dict = {}
 
@@ -162,7 +162,7 @@ def run() -> BenchResult:
                 f"aws ssm put-parameter loop ({COUNT} processes)", loop, repeat=REPEAT,
                 before=reset, note="the guide's script: one aws process per parameter"))
         finally:
-            emulator.stop(state_dir)
+            supervisor.stop(state_dir)
     by_label = {f.label.split(" (")[0] + (" unchanged" if "unchanged" in f.label else ""):
                 f.seconds for f in result.figures}
     loop_s = by_label.get("aws ssm put-parameter loop")

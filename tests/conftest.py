@@ -127,7 +127,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
         state = json.loads(state_file.read_text()) if state_file.exists() else None
         stack.garmaxctl("local", "down", check=False)
         # `local down` leaves nothing running: the process is gone, both ports are free.
-        from garmaxctl.emulator import pid_alive, port_in_use
+        from garmaxctl.local.supervisor import pid_alive, port_in_use
 
         assert state is None or not pid_alive(state["pid"])
         assert not port_in_use(stack.port) and not port_in_use(stack.api_port)

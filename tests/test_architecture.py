@@ -19,7 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 MAX_MODULE_LINES = 600
 # Long on purpose (docs/architecture.md, "Exceptions"): moto's model boilerplate.
-LONG_MODULES_ALLOWED: set[str] = set()
+LONG_MODULES_ALLOWED = {"garmaxctl/local/bridges/cfn_models.py",
+                        "garmaxctl/local/bridges/patches.py"}
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
@@ -54,6 +55,11 @@ VIOLATIONS = [
      "Basic services are independent of each other"),
     ("garmaxctl/stage/target.py", "import garmaxctl.services.status",
      "Nothing calls a composite workflow but the commands"),
+    ("garmaxctl/services/doctor.py", "import moto", "Only LOCAL imports moto"),
+    ("garmaxctl/services/cdk.py", "import garmaxctl.local.supervisor",
+     "Services reach LOCAL only through the stage layer"),
+    ("garmaxctl/local/workers.py", "import garmaxctl.stage.target",
+     "LOCAL's parts sit below the stage layer (only its workflow calls a service)"),
     ("runtime/config.py", "import garmaxctl.aws",
      "The runtime takes only the shared names and stage config from garmaxctl"),
 ]

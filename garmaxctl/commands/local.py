@@ -1,10 +1,12 @@
-"""``garmaxctl local up | down | status | logs | reset``: the LOCAL stage on this machine."""
+"""``garmaxctl local up | down | status | logs | reset``: the LOCAL stage on this machine.
+
+Thin: parse, call :mod:`garmaxctl.local.workflow` (up, reset) or
+:mod:`garmaxctl.local.supervisor` (down, status, logs), render."""
 
 from __future__ import annotations
 
 import contextlib
 import sys
-import time
 
 import typer
 
@@ -32,62 +34,46 @@ def up(
                                        help="Only the AWS emulator: no deploy, API, workers."),
 ) -> output.Outcome:
     """Start the emulator (:4566), deploy LOCAL, serve the API (:3001); Ctrl-C stops all."""
-    from garmaxctl import emulator
-    from garmaxctl.services import local
+    from garmaxctl.local import workflow
 
     opts = options(ctx)
     _local_only(opts)
     if detach:
         with output.progress("local up") as line:
-            result = local.up_detached(opts.aws, emulator_only=emulator_only, progress=line)
+            result = workflow.up_detached(opts.aws, emulator_only=emulator_only, progress=line)
         status = result.emulator
         verb = "already running" if status.already_running else "running"
         lines = [f"emulator {verb} at {status.endpoint_url} (pid {status.pid})"]
         if result.api_url:
             lines.append(f"API at {result.api_url} (try: curl {result.api_url}/api/health)")
         return output.Outcome(data=result, lines=lines)
-    port, api_port = emulator.default_port(), emulator.default_api_port()
-    state_dir = emulator.default_state_dir()
-    running = emulator._check_port_free_for_us(port, state_dir)
-    if running:
-        return output.Outcome(
-            data=running, lines=[f"already running at {running.endpoint_url} "
-                                 f"(pid {running.pid}); stop it with `garmaxctl local down`"])
-    state_dir.mkdir(parents=True, exist_ok=True)
-
-    def ready(state: emulator.EmulatorState) -> None:
-        output.note(f"emulator running at {state.endpoint_url} (pid {state.pid})")
-        if not emulator_only and state.api_url:
-            with output.progress("deploying LOCAL") as line:
-                local.deploy_stack(opts.aws, line)
-                local.wait_for_api(state.api_url)
-            output.note(f"API at {state.api_url}")
-        output.note("Ctrl-C to stop")
-
     # The handlers' own logs and metrics print to stdout, as on Lambda; here stdout is the
     # command's (one JSON document with -o json), so they go to stderr with our notes.
     with contextlib.redirect_stdout(sys.stderr):
-        emulator.serve(port, state_dir, api_port=None if emulator_only else api_port,
-                       ready=ready)
-    return output.Outcome(data={"stopped": True, "endpoint_url": emulator.endpoint_for(port)},
-                          lines=["emulator stopped"])
+        ran = workflow.up_foreground(opts.aws, emulator_only=emulator_only, note=output.note,
+                                     progress=output.progress)
+    if isinstance(ran, workflow.ForegroundStopped):
+        return output.Outcome(data=ran, lines=["emulator stopped"])
+    return output.Outcome(
+        data=ran, lines=[f"already running at {ran.endpoint_url} "
+                         f"(pid {ran.pid}); stop it with `garmaxctl local down`"])
 
 
 def down(ctx: typer.Context) -> output.Outcome:
     """Stop what `local up` started (never anything else)."""
-    from garmaxctl import emulator
+    from garmaxctl.local import supervisor
 
     options(ctx)
-    result = emulator.stop(emulator.default_state_dir())
+    result = supervisor.stop(supervisor.default_state_dir())
     return output.Outcome(data=result, lines=[result.detail])
 
 
 def status(ctx: typer.Context) -> output.Outcome:
     """Endpoint, API URL, pid and uptime; exit 1 when the emulator is not running."""
-    from garmaxctl import emulator
+    from garmaxctl.local import supervisor
 
     options(ctx)
-    current = emulator.status(emulator.default_state_dir(), emulator.default_port())
+    current = supervisor.status(supervisor.default_state_dir(), supervisor.default_port())
     return output.Outcome(
         data=current, tables=[_status_table(current)],
         failure=None if current.running else EmulatorNotRunningError(
@@ -98,15 +84,13 @@ def logs(
     ctx: typer.Context,
     lines: int = typer.Option(100, "--lines", "-n", min=0, help="Last N lines (0: all)."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines."),
-) -> output.Outcome:
+) -> output.Outcome | None:
     """The emulator's, gateway's and workers' log (one process, one file)."""
-    from pathlib import Path
-
-    from garmaxctl import emulator
+    from garmaxctl.local import supervisor
 
     opts = options(ctx)
-    log_path = Path(emulator.default_state_dir()) / emulator.LOG_FILE
-    content = emulator.read_log(log_path, lines)
+    log_path = supervisor.log_path()
+    content = supervisor.read_log(log_path, lines)
     if not log_path.exists():
         output.note(f"no log yet at {log_path}: start the emulator with `garmaxctl local up`")
     outcome = output.Outcome(data={"log_path": str(log_path), "lines": content},
@@ -114,24 +98,19 @@ def logs(
     if not (follow and opts.output != "json" and log_path.exists()):
         return outcome
     output.show(outcome)
-    with open(log_path, "rb") as handle:
-        handle.seek(0, 2)
-        while True:
-            chunk = handle.readline()
-            if chunk:
-                typer.echo(chunk.decode(errors="replace"), nl=False)
-            else:
-                time.sleep(0.5)
+    for chunk in supervisor.follow_log(log_path):
+        typer.echo(chunk, nl=False)
+    return None
 
 
 def reset(ctx: typer.Context) -> output.Outcome:
     """Wipe every resource in the emulator; redeploy LOCAL when the platform runs."""
-    from garmaxctl.services import local
+    from garmaxctl.local import workflow
 
     opts = options(ctx)
     _local_only(opts)
     with output.progress("local reset") as line:
-        result = local.reset(opts.aws, line)
+        result = workflow.reset(opts.aws, line)
     detail = "wiped and redeployed" if result["redeployed"] else "every resource wiped"
     return output.Outcome(data=result,
                           lines=[f"emulator at {result['endpoint_url']} {detail}"])

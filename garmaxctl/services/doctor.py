@@ -117,11 +117,11 @@ def check_optional_tool(name: str, args: list[str], why: str) -> CheckResult:
 
 
 def check_emulator(aws: AwsTarget) -> CheckResult:
-    from garmaxctl import emulator
     from garmaxctl.errors import EmulatorNotRunningError
+    from garmaxctl.stage import local
 
     try:
-        emulator.require_running(str(aws.endpoint_url))
+        local.require_running(str(aws.endpoint_url))
     except EmulatorNotRunningError as exc:
         return CheckResult("emulator", FAIL, exc.message, "garmaxctl local up --detach")
     return CheckResult("emulator", OK, f"answering at {aws.endpoint_url}")

@@ -1112,9 +1112,9 @@ class IdleEngine:
         if self._health_url is not None:
             return self._health_url()
         if self.aws.is_local:
-            from garmaxctl import emulator
+            from garmaxctl.stage import local
 
-            api = emulator.status().api_url or emulator.api_url_for(emulator.default_api_port())
+            api = local.status().api_url or local.default_api_url()
             return api.rstrip("/") + "/api/health"
         from garmaxctl.services.cdk import CdkProject
 

@@ -37,7 +37,7 @@ def _s3(port: int):
 
 
 def _alive(pid: int) -> bool:
-    from garmaxctl.emulator import pid_alive
+    from garmaxctl.local.supervisor import pid_alive
 
     return pid_alive(pid)
 
@@ -87,7 +87,7 @@ def test_down_with_nothing_running(cli, port) -> None:
 
 
 def test_down_removes_a_stale_state_file(cli, port, tmp_path) -> None:
-    from garmaxctl.emulator import EmulatorState, default_state_dir
+    from garmaxctl.local.supervisor import EmulatorState, default_state_dir
 
     state_dir = default_state_dir()
     EmulatorState(pid=2**22 + 7, port=port, endpoint_url="x", started_at="2026-01-01T00:00:00",

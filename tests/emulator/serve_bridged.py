@@ -1,6 +1,6 @@
 """Serve a bridged moto emulator for the end-to-end tests: ``python serve_bridged.py PORT``.
 
-Stands in for ``garmaxctl/emulator.py`` (another module's job): calls
+Stands in for ``garmaxctl/local/server.py`` (another module's job): calls
 ``install_bridges()`` first, then starts ``ThreadedMotoServer`` on ``localhost:PORT``,
 prints one ``ready`` line and serves until terminated.
 """
@@ -19,7 +19,7 @@ def main() -> None:
 
     from moto.server import ThreadedMotoServer
 
-    from garmaxctl.emulator_bridges import install_bridges
+    from garmaxctl.local.bridges import install_bridges
 
     bridges = install_bridges()
     server = ThreadedMotoServer(ip_address="localhost", port=port, verbose=False)

@@ -25,7 +25,7 @@ def test_importing_the_package_imports_no_moto():
     out = run(
         """
         import sys
-        import garmaxctl.emulator_bridges
+        import garmaxctl.local.bridges
         print(sorted(m for m in sys.modules if m.split('.')[0] in ('moto', 'boto3')))
         """
     )
@@ -35,7 +35,7 @@ def test_importing_the_package_imports_no_moto():
 def test_install_is_idempotent_and_registers_the_models():
     out = run(
         """
-        from garmaxctl.emulator_bridges import install_bridges
+        from garmaxctl.local.bridges import install_bridges
         first = install_bridges()
         second = install_bridges()
         assert first == second, (first, second)
@@ -44,7 +44,7 @@ def test_install_is_idempotent_and_registers_the_models():
         from moto.cloudformation.parsing import get_model_map
         for t in ("AWS::CloudWatch::Alarm", "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy",
                   "AWS::ApiGateway::Stage", "AWS::ApiGateway::Account", "AWS::SNS::Subscription"):
-            assert get_model_map()[t].__module__ == "garmaxctl.emulator_bridges.cfn_models", t
+            assert get_model_map()[t].__module__ == "garmaxctl.local.bridges.cfn_models", t
         print(len(first))
         """
     )
@@ -56,7 +56,7 @@ def test_registry_cached_before_install_is_refreshed():
         """
         from moto.cloudformation.parsing import get_model_map
         assert "AWS::CloudWatch::Alarm" not in get_model_map()
-        from garmaxctl.emulator_bridges import install_bridges
+        from garmaxctl.local.bridges import install_bridges
         install_bridges()
         assert "AWS::CloudWatch::Alarm" in get_model_map()
         """
@@ -68,7 +68,7 @@ def test_refuses_another_moto_version():
         """
         import moto
         moto.__version__ = "9.9.9"
-        from garmaxctl.emulator_bridges import BridgeVersionError, install_bridges
+        from garmaxctl.local.bridges import BridgeVersionError, install_bridges
         try:
             install_bridges()
         except BridgeVersionError as e:

@@ -153,7 +153,7 @@ def test_no_secret_parameter_is_created_by_the_stack(synth):
 
 # LOCAL resource types moto 5.2.5 has no CloudFormation model for, and what happens
 # (docs/infra.md, "LOCAL"). Bridged: the emulator registers a model (garmaxctl/
-# emulator_bridges). Skipped: moto warns and creates nothing; nothing reads an attribute.
+# local/bridges). Skipped: moto warns and creates nothing; nothing reads an attribute.
 LOCAL_TYPES_WITHOUT_MOTO_MODEL = {
     "AWS::CloudWatch::Alarm": "bridged",
     "AWS::S3::BucketPolicy": "bridged",

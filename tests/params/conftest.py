@@ -135,24 +135,24 @@ def prod(mocked: None) -> Target:
 @pytest.fixture(scope="session")
 def emulator_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """One real embedded emulator (a subprocess) for the session; reset per test."""
-    from garmaxctl import emulator
+    from garmaxctl.local import supervisor
 
     port = free_port()
     state_dir = tmp_path_factory.mktemp("params-emulator")
-    emulator.start_detached(port, state_dir)
+    supervisor.start_detached(port, state_dir)
     try:
         yield port
     finally:
-        emulator.stop(state_dir)
+        supervisor.stop(state_dir)
 
 
 @pytest.fixture
 def local(emulator_port: int, monkeypatch: pytest.MonkeyPatch) -> Target:
-    from garmaxctl import emulator
+    from garmaxctl.local import server
 
     monkeypatch.setenv("GARMAX_LOCAL_PORT", str(emulator_port))
     endpoint = f"http://localhost:{emulator_port}"
-    emulator.reset(endpoint)
+    server.reset(endpoint)
     return Target("LOCAL", boto3.client("ssm", endpoint_url=endpoint, region_name="us-east-1",
                                         aws_access_key_id="testing",
                                         aws_secret_access_key="testing"))

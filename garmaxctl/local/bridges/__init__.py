@@ -1,7 +1,7 @@
 """Bridges between moto 5.2.5 and what garmaxctl's LOCAL stack needs (docs/local.md).
 
-Contract for the emulator module (``garmaxctl/emulator.py``)
--------------------------------------------------------------
+Contract for the emulator's server (``garmaxctl/local/server.py``)
+------------------------------------------------------------------
 
 * Call :func:`install_bridges` in the process that serves the emulator, **before**
   ``moto.server.ThreadedMotoServer(...).start()`` and before any CloudFormation request
@@ -19,7 +19,7 @@ Contract for the emulator module (``garmaxctl/emulator.py``)
 
 Example::
 
-    from garmaxctl.emulator_bridges import install_bridges
+    from garmaxctl.local.bridges import install_bridges
     from moto.server import ThreadedMotoServer
 
     bridges = install_bridges()

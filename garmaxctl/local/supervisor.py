@@ -1,16 +1,16 @@
-"""The embedded AWS emulator: a moto ``ThreadedMotoServer`` inside garmaxctl's own process.
+"""The emulator process, seen from outside: its state file, pid checks, start, stop, logs.
 
-Running moto in our own process (not the bare ``moto_server`` command) is what lets
-garmaxctl teach it what it lacks (``garmaxctl.emulator_bridges``, LOCAL only) before the
-first request. ``garmaxctl local up`` runs it in the foreground; ``--detach`` starts this
-module as a background process (``python -m garmaxctl.emulator serve``) that writes its
-state file once it answers. Files live under ``{state_dir}/local/``:
+``garmaxctl local up --detach`` starts the emulator as a background process
+(``python -m garmaxctl.local.supervisor serve``, which runs :func:`garmaxctl.local.server.serve`)
+that writes its state file once it answers. Files live under ``{state_dir}/local/``:
 
 - ``emulator.json``: pid, port, endpoint, start time; written by the serving process,
   removed when it stops. It is how ``down`` knows what garmaxctl started.
 - ``emulator.log``: the serving process's output.
 
-This module never prints to the user: it returns typed results and raises GarmaxErrors.
+This module imports neither moto nor boto3 (only the standard library at import time):
+product code reads LOCAL's status through :mod:`garmaxctl.stage.local`, which uses it.
+It never prints to the user: it returns typed results and raises GarmaxErrors.
 """
 
 from __future__ import annotations
@@ -25,14 +25,12 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from garmaxctl.errors import EmulatorError, EmulatorNotRunningError
 
@@ -41,7 +39,7 @@ LOG_FILE = "emulator.log"
 BIND_ADDRESS = "127.0.0.1"
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
-SERVE_MARKER = "garmaxctl.emulator"  # in the serving process's command line
+SERVE_MARKER = "garmaxctl.local.supervisor"  # in the serving process's command line
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +64,15 @@ def default_api_port() -> int:
 
 def endpoint_for(port: int) -> str:
     return f"http://localhost:{port}"
+
+
+def api_url_for(port: int) -> str:
+    return f"http://localhost:{port}"
+
+
+def log_path(state_dir: Path | None = None) -> Path:
+    """The serving process's log file (emulator, gateway and workers: one process)."""
+    return (state_dir or default_state_dir()) / LOG_FILE
 
 
 @dataclass(frozen=True)
@@ -154,7 +161,7 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def _proc_start(pid: int) -> str | None:
+def proc_start(pid: int) -> str | None:
     """The process's start time in clock ticks since boot (/proc/PID/stat field 22)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -170,7 +177,7 @@ def _is_our_server(state: EmulatorState) -> bool:
     if not pid_alive(state.pid):
         return False
     if state.proc_start is not None and Path("/proc").is_dir():
-        return _proc_start(state.pid) == state.proc_start
+        return proc_start(state.pid) == state.proc_start
     cmdline = Path(f"/proc/{state.pid}/cmdline")
     if cmdline.exists():  # a state file written without a start time
         with contextlib.suppress(OSError):
@@ -217,105 +224,9 @@ def require_running(endpoint_url: str) -> None:
         )
 
 
-# ----------------------------------------------------------------------------- serving
+# ----------------------------------------------------------------------------- lifecycle
 
-class EmbeddedServer:
-    """moto's ThreadedMotoServer with garmaxctl's LOCAL bridges installed first."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self._server: Any = None
-
-    def start(self) -> list[Any]:
-        bridges = install_bridges()
-        from moto.server import ThreadedMotoServer
-
-        # ThreadedMotoServer.start() waits forever if the bind fails in its thread: check first.
-        if port_in_use(self.port):
-            raise EmulatorError(f"port {self.port} is already in use",
-                                hint="stop what holds it, or set GARMAX_LOCAL_PORT")
-        self._server = ThreadedMotoServer(ip_address=BIND_ADDRESS, port=self.port, verbose=False)
-        self._server.start()
-        return bridges
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-
-def install_bridges() -> list[Any]:
-    """Teach moto what LOCAL needs (docs/local.md); absent bridges module means none."""
-    import importlib
-    import importlib.util
-
-    if importlib.util.find_spec("garmaxctl.emulator_bridges") is None:
-        return []
-    bridges = importlib.import_module("garmaxctl.emulator_bridges")
-    return list(bridges.install_bridges())
-
-
-def api_url_for(port: int) -> str:
-    return f"http://localhost:{port}"
-
-
-def serve(port: int, state_dir: Path, *, api_port: int | None = None,
-          ready: Callable[[EmulatorState], None] | None = None,
-          stop_event: threading.Event | None = None) -> None:
-    """Run the emulator in this process until SIGTERM/SIGINT (or ``stop_event``).
-
-    With ``api_port``, the LOCAL platform (gateway and workers, ``local_platform``) runs
-    beside it and follows the deployed stack.
-    """
-    if api_port is not None and port_in_use(api_port):
-        raise EmulatorError(f"API port {api_port} is already in use",
-                            hint="stop what holds it, or set GARMAX_API_PORT")
-    server = EmbeddedServer(port)
-    bridges = server.start()
-    platform = None
-    if api_port is not None:
-        from garmaxctl.local_platform import Platform
-
-        platform = Platform(endpoint_for(port), api_port)
-        try:
-            platform.start()
-        except BaseException:
-            server.stop()  # nothing is left listening when the platform cannot start
-            raise
-    state = EmulatorState(pid=os.getpid(), port=port, endpoint_url=endpoint_for(port),
-                          started_at=dt.datetime.now(dt.UTC).isoformat(),
-                          log_path=str(state_dir / LOG_FILE),
-                          api_url=api_url_for(api_port) if api_port else None,
-                          proc_start=_proc_start(os.getpid()))
-    state.write(state_dir)
-    log.info("emulator listening on %s (pid %s, %d bridges)", state.endpoint_url, state.pid,
-             len(bridges))
-    stop = stop_event or threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    else:
-        previous = None
-    try:
-        if ready:
-            ready(state)
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if platform is not None:
-            platform.stop()
-        server.stop()
-        current = EmulatorState.read(state_dir)
-        if current and current.pid == os.getpid():
-            with contextlib.suppress(FileNotFoundError):
-                (state_dir / STATE_FILE).unlink()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-        log.info("emulator stopped")
-
-
-def _check_port_free_for_us(port: int, state_dir: Path) -> EmulatorStatus | None:
+def check_port_free_for_us(port: int, state_dir: Path) -> EmulatorStatus | None:
     """None when the port is free; the running status when it is ours; else an error."""
     current = status(state_dir, port)
     if current.managed and current.running:
@@ -341,7 +252,7 @@ def start_detached(port: int | None = None, state_dir: Path | None = None,
     """Start the emulator as a background process and wait until it answers."""
     port = port or default_port()
     state_dir = state_dir or default_state_dir()
-    running = _check_port_free_for_us(port, state_dir)
+    running = check_port_free_for_us(port, state_dir)
     if running:
         return running
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -403,14 +314,6 @@ def stop(state_dir: Path | None = None, timeout: float = STOP_TIMEOUT_S) -> Stop
     return StopResult(stopped=True, pid=state.pid, detail=detail)
 
 
-def reset(endpoint_url: str) -> None:
-    """Wipe every resource the emulator holds."""
-    require_running(endpoint_url)
-    request = urllib.request.Request(f"{endpoint_url}/moto-api/reset", method="POST", data=b"")
-    with urllib.request.urlopen(request, timeout=30):
-        pass
-
-
 def last_log_line(log_path: Path) -> str:
     lines = read_log(log_path, 20)
     meaningful = [line for line in lines if line.strip()]
@@ -429,8 +332,21 @@ def read_log(log_path: Path, lines: int = 100) -> list[str]:
     return text.splitlines()[-lines:] if lines > 0 else text.splitlines()
 
 
-def _main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m garmaxctl.emulator")
+def follow_log(log_path: Path, poll_s: float = 0.5) -> Iterator[str]:
+    """The lines appended to the log from now on (with their newline), for ever."""
+    with open(log_path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        while True:
+            chunk = handle.readline()
+            if chunk:
+                yield chunk.decode(errors="replace")
+            else:
+                time.sleep(poll_s)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The detached server's entry point (``python -m garmaxctl.local.supervisor serve``)."""
+    parser = argparse.ArgumentParser(prog=f"python -m {SERVE_MARKER}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve_cmd = sub.add_parser("serve", help="run the emulator in the foreground")
     serve_cmd.add_argument("--port", type=int, required=True)
@@ -439,8 +355,10 @@ def _main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from garmaxctl.local import server
+
     try:
-        serve(args.port, args.state_dir, api_port=args.api_port)
+        server.serve(args.port, args.state_dir, api_port=args.api_port)
     except Exception as exc:  # the parent reads the last log line
         log.error("emulator failed: %s", exc)
         return 1
@@ -448,4 +366,4 @@ def _main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_main())
+    sys.exit(main())

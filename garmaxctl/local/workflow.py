@@ -1,0 +1,140 @@
+"""``garmaxctl local up`` and ``local reset``: the composite LOCAL workflows.
+
+``up`` starts the emulator (detached: :func:`garmaxctl.local.supervisor.start_detached`;
+foreground: :func:`garmaxctl.local.server.serve` in this process) and, unless
+``emulator_only``, the LOCAL platform beside it, then bootstraps and deploys
+``GarmaxAiStack-LOCAL`` with the real CDK CLI (:mod:`garmaxctl.services.cdk`) and waits
+until the local gateway serves it. ``reset`` wipes the emulator and, when the platform
+runs, deploys again.
+
+This is the one module of :mod:`garmaxctl.local` that calls a service (the CDK
+workflow); like a service it never prints: progress and notes go to the callables the
+command passes in.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from garmaxctl.errors import EmulatorError
+from garmaxctl.local import server, supervisor
+from garmaxctl.local.supervisor import EmulatorState, EmulatorStatus
+
+if TYPE_CHECKING:
+    from garmaxctl.aws import AwsTarget
+    from garmaxctl.services.cdk import Progress
+
+API_READY_TIMEOUT_S = 90.0
+
+
+@dataclass
+class LocalUp:
+    emulator: EmulatorStatus
+    deployed: bool
+    stack_changed: bool | None
+    api_url: str | None
+    health: dict[str, Any] | None
+
+
+@dataclass
+class ForegroundStopped:
+    """A foreground ``local up`` that ran and was stopped (Ctrl-C or SIGTERM)."""
+
+    stopped: bool
+    endpoint_url: str
+
+
+def deploy_stack(aws: AwsTarget, progress: Progress) -> bool:
+    """Bootstrap (idempotent) and deploy LOCAL; True when the stack changed."""
+    from garmaxctl.services import cdk
+
+    project = cdk.CdkProject(aws=aws, progress=progress)
+    cdk.bootstrap(project)
+    return cdk.deploy(project).changed
+
+
+def wait_for_api(api_url: str, timeout: float = API_READY_TIMEOUT_S) -> dict[str, Any]:
+    """Poll ``/api/health`` until the gateway serves the deployed stack."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{api_url}/api/health", timeout=5) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            last = f"HTTP {exc.code}"
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            last = type(exc).__name__
+        time.sleep(0.3)
+    raise EmulatorError(f"the local API at {api_url} did not become healthy within "
+                        f"{timeout:.0f} s ({last})", hint="see `garmaxctl local logs`")
+
+
+def up_detached(aws: AwsTarget, *, emulator_only: bool, progress: Progress) -> LocalUp:
+    """Start (or find) the background emulator; deploy LOCAL and wait for its API."""
+    port = supervisor.default_port()
+    api_port = None if emulator_only else supervisor.default_api_port()
+    status = supervisor.start_detached(port, supervisor.default_state_dir(), api_port=api_port)
+    if emulator_only or status.api_url is None:
+        return LocalUp(emulator=status, deployed=False, stack_changed=None,
+                       api_url=status.api_url, health=None)
+    try:
+        changed = deploy_stack(aws, progress)
+        health = wait_for_api(status.api_url)
+    except BaseException:
+        if not status.already_running:
+            supervisor.stop(supervisor.default_state_dir())
+            progress("the emulator was stopped again: nothing is left running")
+        raise
+    return LocalUp(emulator=supervisor.status(), deployed=True, stack_changed=changed,
+                   api_url=status.api_url, health=health)
+
+
+def up_foreground(aws: AwsTarget, *, emulator_only: bool, note: Callable[[str], None],
+                  progress: Callable[[str], AbstractContextManager[Progress]],
+                  ) -> EmulatorStatus | ForegroundStopped:
+    """Serve LOCAL in this process until interrupted.
+
+    Returns the running emulator's status (``already_running``) when garmaxctl's emulator
+    already holds the port, without starting anything; raises when another program does.
+    Once the emulator answers: ``note`` what runs, deploy under ``progress("deploying
+    LOCAL")``, then serve until SIGINT/SIGTERM.
+    """
+    port, api_port = supervisor.default_port(), supervisor.default_api_port()
+    state_dir = supervisor.default_state_dir()
+    running = supervisor.check_port_free_for_us(port, state_dir)
+    if running:
+        return running
+    state_dir.mkdir(parents=True, exist_ok=True)
+
+    def ready(state: EmulatorState) -> None:
+        note(f"emulator running at {state.endpoint_url} (pid {state.pid})")
+        if not emulator_only and state.api_url:
+            with progress("deploying LOCAL") as line:
+                deploy_stack(aws, line)
+                wait_for_api(state.api_url)
+            note(f"API at {state.api_url}")
+        note("Ctrl-C to stop")
+
+    server.serve(port, state_dir, api_port=None if emulator_only else api_port, ready=ready)
+    return ForegroundStopped(stopped=True, endpoint_url=supervisor.endpoint_for(port))
+
+
+def reset(aws: AwsTarget, progress: Progress) -> dict[str, Any]:
+    """Wipe the emulator; when the platform runs, bootstrap and deploy LOCAL again."""
+    current = supervisor.status()
+    server.reset(str(aws.endpoint_url))
+    redeployed = False
+    if current.running and current.api_url:
+        deploy_stack(aws, progress)
+        wait_for_api(current.api_url)
+        redeployed = True
+    return {"reset": True, "endpoint_url": aws.endpoint_url, "redeployed": redeployed,
+            "api_url": current.api_url}
