@@ -27,7 +27,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 help:
 	@echo "make demo   set up, start the LOCAL emulator, run the main job end to end, stop"
 	@echo "make test   set up, run the whole test suite"
-	@echo "make lint   ruff + mypy"
+	@echo "make lint   ruff + mypy + import contracts (lint-imports)"
 	@echo "make bench  benchmarks (figures and ratios)"
 	@echo "make lock   re-resolve requirements.lock after a pyproject.toml change (keeps pins)"
 	@echo "make lock-upgrade [PACKAGES='boto3 botocore']  move the lock to the newest allowed"
@@ -65,6 +65,7 @@ test: setup
 lint: setup
 	$(BIN)/ruff check garmaxctl runtime infra tests benchmarks
 	$(BIN)/mypy garmaxctl
+	$(BIN)/lint-imports
 
 bench: setup
 	$(BIN)/python -m benchmarks
