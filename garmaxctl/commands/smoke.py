@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from garmaxctl import output
-from garmaxctl.cli import options
+from garmaxctl.cli import confirm, options
 from garmaxctl.errors import OperationError, UsageError
 from garmaxctl.result import PASS_WORDS, view
 
@@ -27,6 +27,8 @@ def smoke(
     if not opts.stage_config.is_local and not allow_spend:
         raise UsageError(f"smoke renders an image, which spends money on {opts.stage}: "
                          "pass --allow-spend")
+    confirm(opts, "run the smoke test (it creates test data, renders an image and removes "
+                  "them)")
     result = run_smoke(opts.target, allow_spend=allow_spend, token=token, timeout=timeout)
     rows = [(s.name, s.word(PASS_WORDS), "-" if s.latency_ms is None
              else f"{s.latency_ms:.0f} ms", s.detail) for s in result.steps]
