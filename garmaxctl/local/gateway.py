@@ -4,7 +4,9 @@ moto's API Gateway cannot invoke Lambda, so the gateway turns each HTTP request 
 API Gateway REST proxy event and calls the Api (or StripeWebhook) handler in this
 process. The caller's identity comes from the ``X-Garmax-Dev-User`` header — on LOCAL
 only — where Cognito would put it (``requestContext.authorizer.claims.sub``). When the
-function's reserved concurrency is 0 (idle), it answers 429 as a throttled API would.
+function's reserved concurrency is 0 (idle), it answers as API Gateway answers a Lambda
+proxy integration whose function is throttled: HTTP 500 ``{"message": "Internal server
+error"}`` (the default 5XX gateway response; docs/local.md).
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from garmaxctl import contract
 if TYPE_CHECKING:
     from garmaxctl.local.platform import Platform
 
+# API Gateway's default 5XX gateway response body.
+THROTTLED_BODY = {"message": "Internal server error"}
+
 log = logging.getLogger(__name__)
 
-DEV_USER_HEADER = "X-Garmax-Dev-User"
 STAGE = "LOCAL"
 BIND_ADDRESS = "127.0.0.1"
 
@@ -76,16 +80,19 @@ def handler_for(platform: Platform) -> type[BaseHTTPRequestHandler]:
                 self._json(404, "route_not_found", f"no route {self.command} {split.path}")
                 return
             if not platform.function_enabled(function):
-                self._json(429, "throttled", f"{contract.function_name(function, STAGE)} is "
-                                             "throttled (reserved concurrency 0: the stage is "
-                                             "idle; run `garmaxctl idle up`)")
+                # As API Gateway answers a Lambda proxy integration whose function is
+                # throttled (reserved concurrency 0): its default 5XX response, not a 429.
+                log.info("%s is throttled (reserved concurrency 0): HTTP 500 for %s %s",
+                         contract.function_name(function, STAGE), self.command, split.path)
+                self._respond(500, json.dumps(THROTTLED_BODY),
+                              {"Content-Type": "application/json"})
                 return
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             headers = {k: v for k, v in self.headers.items()}
             user = None
             for key, value in headers.items():
-                if key.lower() == DEV_USER_HEADER.lower():
+                if key.lower() == contract.DEV_USER_HEADER.lower():
                     user = value
             event = api_event(self.command, self.path, raw, headers, user)
             name = contract.function_name(function, STAGE)
@@ -117,7 +124,7 @@ def api_event(method: str, raw_path: str, body: bytes, headers: dict[str, str],
         binary = False
     except UnicodeDecodeError:
         text, binary = base64.b64encode(body).decode(), True
-    headers = {k: v for k, v in headers.items() if k.lower() != DEV_USER_HEADER.lower()}
+    headers = {k: v for k, v in headers.items() if k.lower() != contract.DEV_USER_HEADER.lower()}
     event = api_gateway_event(method, raw_path, body=text, user=user, headers=headers,
                               stage=contract.api_stage_name(STAGE))
     if binary:

@@ -10,8 +10,11 @@ up.
 On LOCAL the API checks call the local gateway (the stage target's ``api_url``), never the
 stack's ``ApiUrl`` output: moto's API Gateway cannot invoke Lambda (DESIGN.md, "LOCAL").
 A function whose reserved concurrency is 0, an Aurora cluster that is stopped, an API
-that answers 429 are "idle", not broken, while the stage's idle snapshot exists
-(``/garmaxai/ops/{STAGE}/idle/snapshot``): that is what ``idle down`` leaves behind.
+that answers as a throttled one does are "idle", not broken, while the stage's idle
+snapshot exists (``/garmaxai/ops/{STAGE}/idle/snapshot``): that is what ``idle down``
+leaves behind. A REST API whose Lambda proxy function is throttled answers HTTP 500
+``{"message": "Internal server error"}`` (API Gateway's default 5XX response), not 429;
+429 is API Gateway's own throttling. Both mean "idle" on an idle stage, on every stage.
 
 Services never print: this module returns a :class:`HealthReport`.
 """
@@ -28,7 +31,7 @@ from garmaxctl import contract
 from garmaxctl.aws import describe_error
 from garmaxctl.result import CheckResult, Status, count
 from garmaxctl.stage.alarms import alarms_in_alarm
-from garmaxctl.stage.http import http_call
+from garmaxctl.stage.http import HttpAnswer, http_call
 
 if TYPE_CHECKING:
     from garmaxctl.stage.target import StageTarget
@@ -39,6 +42,7 @@ HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
 DEFAULT_TIMEOUT_S = 10.0
 MAX_WORKERS = 32
 SLOW_API_MS = 3000.0  # an API answer slower than this is "warn"
+THROTTLED_500 = {"message": "Internal server error"}  # API Gateway's default 5XX body
 
 
 # --------------------------------------------------------------------------- results
@@ -85,6 +89,12 @@ class Check:
     timeout: float | None = None  # None: the report's default
 
 
+def throttled(answer: HttpAnswer) -> bool:
+    """What API Gateway answers when the function behind it cannot run: 500 with its
+    default body (a throttled Lambda proxy integration) or 429 (its own throttling)."""
+    return answer.status == 429 or (answer.status == 500 and answer.body == THROTTLED_500)
+
+
 def check_api_health(target: StageTarget) -> CheckResult:
     name = "api /api/health"
     if not target.api_url:
@@ -95,8 +105,9 @@ def check_api_health(target: StageTarget) -> CheckResult:
             "body": answer.body}
     if answer.status is None:
         return CheckResult(name, FAIL, f"no answer: {answer.error}", latency_ms=ms, data=data)
-    if answer.status == 429 and target.idle:
-        return CheckResult(name, IDLE, "throttled: the stage is idle (`garmaxctl idle up`)",
+    if throttled(answer) and target.idle:
+        return CheckResult(name, IDLE, f"HTTP {answer.status}: the Api function is throttled, "
+                                       "the stage is idle (`garmaxctl idle up`)",
                            latency_ms=ms, data=data)
     body = answer.body if isinstance(answer.body, dict) else {}
     if answer.status != 200 or body.get("status") != "ok":
@@ -119,9 +130,9 @@ def check_api_storage(target: StageTarget) -> CheckResult:
             "body": answer.body}
     if answer.status is None:
         return CheckResult(name, FAIL, f"no answer: {answer.error}", latency_ms=ms, data=data)
-    if answer.status == 429 and target.idle:
-        return CheckResult(name, IDLE, "throttled: the stage is idle", latency_ms=ms,
-                           data=data)
+    if throttled(answer) and target.idle:
+        return CheckResult(name, IDLE, f"HTTP {answer.status}: throttled, the stage is idle",
+                           latency_ms=ms, data=data)
     body = answer.body if isinstance(answer.body, dict) else {}
     entries = body.get("checks") or []
     failing = [f"{e.get('kind')} {e.get('name')}: {e.get('error')}" for e in entries

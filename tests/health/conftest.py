@@ -40,7 +40,7 @@ class FakeApi:
     """Answers like the runtime's health routes; ``mode`` breaks it on purpose."""
 
     port: int = 0
-    mode: str = "ok"  # ok | storage_degraded | down(500)
+    mode: str = "ok"  # ok | storage_degraded | down(502) | throttled (API Gateway's 500)
     server: Any = None
     webhook_secret: str = "value-of-stripe_webhook_secret"  # what DEV's SSM holds
 
@@ -55,6 +55,10 @@ def _fake_api_handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_GET(self) -> None:
+            if api.mode == "throttled":
+                # API Gateway's answer when the Lambda proxy function is throttled.
+                self._send(500, {"message": "Internal server error"})
+                return
             if self.path == "/dev/api/health":
                 status, body = (200, {"status": "ok", "stage": DEV, "version": "1.2.3"})
                 if api.mode == "down":

@@ -215,3 +215,24 @@ def test_required_parameters_follow_the_contract(stage: str) -> None:
     assert health.required_parameter_paths(stage) == [
         f"/garmaxai/{stage}/" + contract.PARAMS_BY_ENV_KEY[k].path
         for k in contract.required_env_keys(stage)]
+
+
+def test_a_throttled_api_answers_500_and_is_idle_only_while_the_stage_is_idle(dev) -> None:
+    """Issue 11 item 8: a REST API whose Lambda proxy function has reserved concurrency 0
+    answers HTTP 500 {"message": "Internal server error"} (not 429). That is a failure on a
+    running stage and "idle" on an idle one."""
+    dev.api.mode = "throttled"
+    report = health.run_health(dev.target())
+    assert by_name(report)["api /api/health"].status == FAIL
+    assert by_name(report)["api /api/health/storage"].status == FAIL
+    dev.put_idle_snapshot()
+    report = health.run_health(dev.target())
+    for name in ("api /api/health", "api /api/health/storage"):
+        assert by_name(report)[name].status == IDLE, by_name(report)[name]
+    assert report.status == health.HEALTHY
+
+
+def test_a_500_with_another_body_is_a_failure_even_while_idle(dev) -> None:
+    dev.api.mode = "down"  # 502: the function ran and failed, it was not throttled
+    dev.put_idle_snapshot()
+    assert by_name(health.run_health(dev.target()))["api /api/health"].status == FAIL
