@@ -133,7 +133,7 @@ def deploy(
 
 def _refuse_while_idle(opts: GlobalOptions, force: bool) -> None:
     """Refuse while the stage is idle (deploying would silently undo idle's settings)."""
-    from garmaxctl.services.idle import idle_state, snapshot_param
+    from garmaxctl.stage.idle_state import idle_state, snapshot_param
 
     if not opts.aws.is_local:
         opts.aws.check_account()

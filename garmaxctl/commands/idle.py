@@ -24,9 +24,9 @@ def _engine(opts: GlobalOptions) -> Any:
 
 
 def _show(value: Any) -> str:
-    from garmaxctl.services.idle import _show as show
+    from garmaxctl.services.idle import show_value
 
-    return show(value)
+    return show_value(value)
 
 
 def _render_report(report: Any) -> int:

@@ -111,7 +111,7 @@ class Target:
 def read_idle_snapshot(aws: AwsTarget) -> dict[str, Any] | None:
     """The idle snapshot (its existence means the stage is idle), or None; an unreadable
     one still means idle."""
-    from garmaxctl.services.idle import read_snapshot
+    from garmaxctl.stage.idle_state import read_snapshot
 
     stage = str(aws.stage.stage)
     try:

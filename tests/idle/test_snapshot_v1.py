@@ -102,3 +102,21 @@ def test_a_snapshot_written_by_the_single_module_engine_restores_exactly(dev) ->
     archived = json.loads(dev.parameter(report.archived_to) or "{}")
     assert archived["resources"] == json.loads(text)["resources"]
     assert archived["steps"]["down"] == json.loads(text)["steps"]["down"]
+
+
+def test_the_typed_snapshot_reads_and_writes_the_stored_bytes_unchanged() -> None:
+    from garmaxctl.services.idle.kinds.functions import FunctionRecord
+    from garmaxctl.services.idle.kinds.services import ServiceRecord
+    from garmaxctl.services.idle.snapshot import Snapshot
+
+    stored = FIXTURE.read_text()
+    snapshot = Snapshot.from_json(json.loads(stored))
+    assert snapshot.encode() == (stored, "Standard")
+    functions = snapshot.resources.sections["functions"]
+    assert functions["GarmaxAi-Api-DEV"] == FunctionRecord(
+        role="ingress", reserved=10, provisioned=[{"qualifier": "live", "count": 5}])
+    assert functions["GarmaxAi-StripeWebhook-DEV"].provisioned is None  # no key: not read
+    assert snapshot.resources.sections["services"]["GarmaxAiStack-DEV-SmplCluster/Previews"] \
+        == ServiceRecord(cluster="GarmaxAiStack-DEV-SmplCluster", service="Previews",
+                         desired=1, scaling=None)
+    assert snapshot.plan[0] == ("provisioned:GarmaxAi-Api-DEV", [])
