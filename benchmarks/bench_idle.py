@@ -61,6 +61,7 @@ def run() -> BenchResult:
 
     from garmaxctl.aws import AwsTarget
     from garmaxctl.services.idle import IdleEngine, Timeouts
+    from garmaxctl.stage.target import StageTarget
     from garmaxctl.stages import get_stage_config
     from tests.idle import builder
     from tests.idle.conftest import quiet_moto
@@ -77,7 +78,7 @@ def run() -> BenchResult:
     def engine(counter: CallCounter) -> IdleEngine:
         aws = AwsTarget(stage=get_stage_config(STAGE))
         aws.session.events.register("before-call", counter)
-        return IdleEngine(aws, timeouts=Timeouts(delay=0.01))
+        return IdleEngine(StageTarget(aws), timeouts=Timeouts(delay=0.01))
 
     def fresh() -> None:
         """A new, empty moto state with the stage built (not timed)."""

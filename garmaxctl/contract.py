@@ -290,6 +290,11 @@ def ops_prefix(stage: str) -> str:
     return f"{PARAMS_ROOT}/ops/{stage}/"
 
 
+# Parameter Store's value size per tier, in bytes (AWS; moto enforces neither: we do).
+STANDARD_TIER_LIMIT = 4096
+ADVANCED_TIER_LIMIT = 8192
+
+
 class Kind(StrEnum):
     SECRET = "SecureString"
     PLAIN = "String"

@@ -10,6 +10,7 @@ import typer
 from garmaxctl import output
 from garmaxctl.cli import GlobalOptions, confirm, options
 from garmaxctl.errors import PartialFailureError
+from garmaxctl.result import view
 
 DRY_RUN = typer.Option(False, "--dry-run", help="Print the plan; change nothing.")
 BREAK_LOCK = typer.Option(False, "--break-lock",
@@ -20,13 +21,13 @@ def _engine(opts: GlobalOptions) -> Any:
     from garmaxctl.services.idle import IdleEngine
 
     opts.target.check_account()
-    return IdleEngine(opts.aws)
+    return IdleEngine(opts.target)
 
 
 def _show(value: Any) -> str:
-    from garmaxctl.services.idle import _show as show
+    from garmaxctl.services.idle import show_value
 
-    return show(value)
+    return show_value(value)
 
 
 def _render_report(report: Any) -> output.Outcome:
@@ -65,8 +66,10 @@ def _render_report(report: Any) -> output.Outcome:
         summary = (f"idle {report.action} failed: {report.error or 'a check failed'}; the "
                    f"snapshot is kept — run `garmaxctl idle {report.action}` again to finish")
     lines.append(summary or report.outcome)
+    data = output.to_jsonable(report)
+    data["checks"] = view(report.checks, ("name", "status", "detail"))
     return output.Outcome(
-        data=report, tables=tables, lines=lines,
+        data=data, tables=tables, lines=lines,
         failure=PartialFailureError(summary or "failed") if failed else None)
 
 

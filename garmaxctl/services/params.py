@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from garmaxctl import contract, redact
 from garmaxctl.aws import describe_error, error_code
-from garmaxctl.contract import Kind, ParamSpec
+from garmaxctl.contract import ADVANCED_TIER_LIMIT, STANDARD_TIER_LIMIT, Kind, ParamSpec
 from garmaxctl.errors import Interrupted, OperationError, UsageError
 
 if TYPE_CHECKING:
@@ -50,8 +50,6 @@ if TYPE_CHECKING:
 PAGE_SIZE = 10  # GetParametersByPath's maximum page: N parameters cost ⌈N/10⌉ reads
 HISTORY_PAGE_SIZE = 50  # GetParameterHistory's maximum page
 MAX_WORKERS = 8  # concurrent writes; the adaptive retry mode paces them under throttling
-STANDARD_TIER_LIMIT = 4096  # bytes (AWS; moto does not enforce it)
-ADVANCED_TIER_LIMIT = 8192  # bytes
 SECURE = Kind.SECRET.value
 PLAIN = Kind.PLAIN.value
 _TYPE_MISMATCH = "HierarchyTypeMismatchException"

@@ -1,5 +1,9 @@
-"""Whether the stage is idle, for every command that needs to know (deploy's refusal,
-health, status): the idle snapshot parameter exists while ``idle down`` holds the stage."""
+"""Whether a stage is idle, for every command that must know (deploy's refusal, health,
+status): the idle snapshot's and lock's parameter paths and a reader of the snapshot.
+
+The idle engine itself is ``garmaxctl.services.idle``; this module only reads what it writes
+(docs/idle.md, "The snapshot") and imports no service.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,10 @@ from garmaxctl.aws import error_code
 
 if TYPE_CHECKING:
     from garmaxctl.aws import AwsTarget
+
+_NOT_FOUND = ("ParameterNotFound", "ResourceNotFoundException", "ResourceNotFound",
+              "ServiceNotFoundException", "ClusterNotFoundException", "DBClusterNotFoundFault",
+              "ObjectNotFoundException")
 
 
 def snapshot_param(stage: str) -> str:
@@ -28,6 +36,12 @@ def archive_param(stage: str, created_at: str) -> str:
     return contract.ops_prefix(stage) + contract.IDLE_ARCHIVE_PREFIX + stamp
 
 
+def not_found(exc: BaseException) -> bool:
+    """Whether a failed AWS call says the thing asked for does not exist."""
+    code = error_code(exc) or ""
+    return code in _NOT_FOUND or code.endswith("NotFound")
+
+
 @dataclass
 class IdleState:
     """The small summary others import (deploy's refusal, health/status)."""
@@ -39,14 +53,6 @@ class IdleState:
     created_by: str | None
 
 
-def not_found(exc: BaseException) -> bool:
-    code = error_code(exc) or ""
-    return code in ("ParameterNotFound", "ResourceNotFoundException", "ResourceNotFound",
-                    "ServiceNotFoundException", "ClusterNotFoundException",
-                    "DBClusterNotFoundFault", "ObjectNotFoundException") or \
-        code.endswith("NotFound")
-
-
 def read_snapshot(aws: AwsTarget, stage: str | None = None) -> dict[str, Any] | None:
     """The stage's idle snapshot document, or None when the stage is not idle."""
     stage = stage or aws.stage.stage.value
@@ -56,7 +62,8 @@ def read_snapshot(aws: AwsTarget, stage: str | None = None) -> dict[str, Any] | 
         if not_found(exc):
             return None
         raise
-    return json.loads(value)
+    document: dict[str, Any] | None = json.loads(value)
+    return document
 
 
 def idle_state(aws: AwsTarget) -> IdleState:

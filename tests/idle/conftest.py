@@ -94,8 +94,9 @@ class DevStage:
     def engine(self, injector: FaultInjector | None = None, *,
                clock: Callable[[], dt.datetime] | None = None) -> Any:
         from garmaxctl.services.idle import IdleEngine, Timeouts
+        from garmaxctl.stage.target import StageTarget
 
-        return IdleEngine(self.aws(injector), clock=clock or self.clock,
+        return IdleEngine(StageTarget(self.aws(injector)), clock=clock or self.clock,
                           timeouts=Timeouts(mapping=5, provisioned=5, ecs=5, aurora=5,
                                             health=1, delay=0.01))
 

@@ -9,6 +9,7 @@ import json
 import pytest
 from moto import mock_aws
 
+from garmaxctl import contract
 from garmaxctl.services import idle
 from tests.idle import builder
 from tests.idle.conftest import DevStage, FaultInjector
@@ -106,6 +107,6 @@ def test_up_interrupted_at_each_mutating_call_converges_on_rerun(monkeypatch, at
         assert rerun.ok, rerun
         assert dev.observe() == before
         assert dev.parameter(SNAPSHOT) is None
-        archives = dev.parameters_under(idle.contract.ops_prefix("DEV") + "idle/archive/")
+        archives = dev.parameters_under(contract.ops_prefix("DEV") + "idle/archive/")
         assert len(archives) == 1
         assert json.loads(dev.parameter(archives[0]))["resources"] == original["resources"]

@@ -9,7 +9,9 @@ import re
 import pytest
 
 from garmaxctl import contract
+from garmaxctl.errors import OperationError
 from garmaxctl.services import idle
+from garmaxctl.stage.prices import prices_for
 from tests.idle import builder
 from tests.idle.conftest import FaultInjector
 
@@ -236,7 +238,7 @@ def test_status_estimates_the_saving_from_the_price_table(dev) -> None:
     dev.build()
     status = dev.engine().status()
     assert not status.idle and status.phase is None
-    prices = idle.prices_for(dev.aws().stage)
+    prices = prices_for(dev.aws().stage)
     expected = prices.fargate_task_hour * 1 + prices.aurora_instance_hour * 1
     assert status.saving.per_hour == pytest.approx(expected, abs=1e-4)
     assert status.saving.per_month == pytest.approx(expected * 730, abs=0.01)
@@ -248,12 +250,12 @@ def test_status_estimates_the_saving_from_the_price_table(dev) -> None:
 def test_prod_price_table_counts_two_aurora_instances_and_larger_tasks() -> None:
     from garmaxctl.stages import get_stage_config
 
-    prod = idle.prices_for(get_stage_config("PROD"))
-    dev = idle.prices_for(get_stage_config("DEV"))
+    prod = prices_for(get_stage_config("PROD"))
+    dev = prices_for(get_stage_config("DEV"))
     assert prod.aurora_instances == 2 and prod.aurora_instance_hour == 0.29
     assert prod.fargate_task_hour == pytest.approx(0.04937, abs=1e-5)
     assert dev.fargate_task_hour == pytest.approx(0.01234, abs=1e-5)
-    assert prod.nat_gateways == 3 and idle.prices_for(get_stage_config("LOCAL")).nat_gateways == 0
+    assert prod.nat_gateways == 3 and prices_for(get_stage_config("LOCAL")).nat_gateways == 0
 
 
 def test_a_snapshot_over_4kb_is_stored_in_the_advanced_tier(dev) -> None:
@@ -262,7 +264,7 @@ def test_a_snapshot_over_4kb_is_stored_in_the_advanced_tier(dev) -> None:
     dev.build(spec)
     dev.engine().down()
     value = dev.parameter(SNAPSHOT)
-    assert len(value.encode()) > idle.STANDARD_TIER_LIMIT
+    assert len(value.encode()) > contract.STANDARD_TIER_LIMIT
     meta = builder.client("ssm").describe_parameters(ParameterFilters=[
         {"Key": "Name", "Values": [SNAPSHOT]}])["Parameters"][0]
     assert meta["Tier"] == "Advanced"
@@ -327,7 +329,7 @@ def test_a_snapshot_idle_cannot_read_is_an_error_and_nothing_changes(dev) -> Non
     builder.client("ssm").put_parameter(Name=SNAPSHOT, Type="String", Value=json.dumps(
         {"schema": 99, "stage": STAGE, "phase": "idle", "created_at": "x", "created_by": "y"}))
     for action in ("down", "up"):
-        with pytest.raises(idle.OperationError, match="not one this garmaxctl can restore"):
+        with pytest.raises(OperationError, match="not one this garmaxctl can restore"):
             getattr(dev.engine(), action)()
     assert dev.observe() == before
     assert dev.parameter(idle.lock_param(STAGE)) is None

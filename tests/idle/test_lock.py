@@ -101,7 +101,7 @@ def test_a_run_whose_lock_was_taken_over_stops(dev) -> None:
         if operation == "DisableRule":
             from tests.idle import builder
 
-            builder.client("ssm").put_parameter(Name=LOCK, Value=intruder._lock_value("down"),
+            builder.client("ssm").put_parameter(Name=LOCK, Value=intruder.lock.value("down"),
                                                 Type="String", Overwrite=True)
         return False
 
