@@ -47,13 +47,13 @@ def tree_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 VIOLATIONS = [
     ("garmaxctl/commands/doctor.py", "import boto3", "Commands never call AWS directly"),
-    ("garmaxctl/services/params/__init__.py", "import garmaxctl.cli",
+    ("garmaxctl/stage/budget.py", "import garmaxctl.services.health",
      "Layers: app -> commands -> cli -> services -> stage -> foundation"),
     ("garmaxctl/services/health.py", "import rich",
      "Services and the stage layer never print or parse the command line"),
     ("garmaxctl/services/smoke.py", "import garmaxctl.services.health",
      "Basic services are independent of each other"),
-    ("garmaxctl/stage/target.py", "import garmaxctl.services.status",
+    ("garmaxctl/services/smoke.py", "import garmaxctl.services.status",
      "Nothing calls a composite workflow but the commands"),
     ("garmaxctl/services/doctor.py", "import moto", "Only LOCAL imports moto"),
     ("garmaxctl/services/cdk.py", "import garmaxctl.local.supervisor",
@@ -69,8 +69,6 @@ VIOLATIONS = [
                          ids=[v[2] for v in VIOLATIONS])
 def test_each_contract_is_live(tree_copy: Path, module: str, line: str, contract: str) -> None:
     path = tree_copy / module
-    if not path.exists():  # a module that became a package
-        path = tree_copy / module.replace("/__init__.py", ".py")
     original = path.read_text()
     path.write_text(original + f"\n{line}  # noqa\n")
     try:
@@ -80,7 +78,10 @@ def test_each_contract_is_live(tree_copy: Path, module: str, line: str, contract
     assert done.returncode == 1, done.stdout[-2000:]
     broken = [ln.rsplit(" ", 1)[0] for ln in done.stdout.splitlines()
               if ln.endswith(" BROKEN")]
-    assert broken == [contract]
+    assert contract in broken
+    # A basic service calling a composite also depends, through it, on other basics.
+    also = {"Basic services are independent of each other"} if "composite" in contract else set()
+    assert set(broken) == {contract} | also
 
 
 def test_no_module_is_longer_than_600_lines() -> None:

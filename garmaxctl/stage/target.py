@@ -148,10 +148,15 @@ class StageTarget:
 
                     self._api = local.api_url()
                 else:
-                    url = self.output(contract.OutputKey.API_URL)
+                    try:
+                        url = self.output(contract.OutputKey.API_URL)
+                    except StackNotFoundError as exc:
+                        url, missing = None, exc.message
+                    else:
+                        missing = (f"stack {self.stack} has no output "
+                                   f"{contract.OutputKey.API_URL}")
                     self._api = ((url if url.endswith("/") else url + "/", "") if url else
-                                 (None, f"stack {self.stack} has no output "
-                                        f"{contract.OutputKey.API_URL}"))
+                                 (None, missing))
             return self._api
 
     @property
