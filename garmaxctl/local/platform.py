@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import threading
-import time
 from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 from typing import Any
@@ -46,7 +45,6 @@ class Platform:
         self._threads: list[threading.Thread] = []
         self._server: ThreadingHTTPServer | None = None
         self._clients: dict[str, Any] = {}
-        self.processed: dict[str, int] = {}
         # One invocation at a time per function, as in one Lambda execution environment:
         # Powertools keeps the current event in process-wide state (the resolver's
         # ``current_event``, the batch processor), which concurrent calls would share.
@@ -103,11 +101,3 @@ class Platform:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
-
-    def wait_ready(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not self._stop.is_set():
-            if self.view is not None:
-                return True
-            time.sleep(0.2)
-        return self.view is not None

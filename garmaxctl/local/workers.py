@@ -93,7 +93,6 @@ def deliver(platform: Platform, queue: contract.Queue, function: contract.Functi
         sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
             {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
             for i, m in enumerate(done[start:start + 10])])
-    platform.processed[str(queue)] = platform.processed.get(str(queue), 0) + len(done)
     log.info("%s processed %d message(s), %d failed", name, len(done), len(failed))
 
 
