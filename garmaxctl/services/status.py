@@ -79,6 +79,10 @@ def stage_status(target: StageTarget, *, health_timeout: float = 10.0) -> StageS
         result.health, result.problems = "not deployed", [exc.message]
         return result
     result.deployed = True
+    if target.smpl_placeholder():
+        result.problems.append(
+            f"the SMPL processor runs the placeholder image: set GARMAX_{target.name}"
+            "_SMPL_IMAGE and deploy")
     result.idle = target.idle
     snapshot = target.idle_snapshot()
     if snapshot:
@@ -91,7 +95,13 @@ def stage_status(target: StageTarget, *, health_timeout: float = 10.0) -> StageS
         try:
             result.spend = spend_future.result()
         except Exception as exc:
-            result.problems.append(f"spend: {type(exc).__name__}")
+            result.problems.append(f"spend: cannot read today's spend or the budgets: "
+                                   f"{_reason(target.name, exc)}")
+    if result.spend and result.spend["budget_defaults"] and not target.is_local:
+        result.problems.append(
+            "budgets not set in Parameter Store ("
+            + ", ".join(result.spend["budget_defaults"])
+            + "): the stage's defaults are shown; set them in .env and `garmaxctl params push`")
     result.health, result.health_counts = report.status, report.counts()
     result.problems += [f"{c.name}: {c.detail}" for c in report.problems()]
     alarms = next((c for c in report.checks if c.name == "alarms"), None)
@@ -100,16 +110,18 @@ def stage_status(target: StageTarget, *, health_timeout: float = 10.0) -> StageS
     return result
 
 
-def _unreachable(stage: str, exc: BaseException) -> StageStatus:
+def _reason(stage: str, exc: BaseException) -> str:
     if isinstance(exc, GarmaxError):
-        reason = exc.one_line()
-    elif type(exc).__module__.startswith(("botocore", "boto3")):
+        return exc.one_line()
+    if type(exc).__module__.startswith(("botocore", "boto3")):
         from garmaxctl.aws import translate_error
 
-        reason = translate_error(exc, stage).one_line()
-    else:
-        reason = f"{type(exc).__name__}: {exc}"[:300]
-    return StageStatus(stage=stage, reachable=False, error=reason)
+        return translate_error(exc, stage).one_line()
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+def _unreachable(stage: str, exc: BaseException) -> StageStatus:
+    return StageStatus(stage=stage, reachable=False, error=_reason(stage, exc))
 
 
 def version_notes(stages: list[StageStatus]) -> list[str]:

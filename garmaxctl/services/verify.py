@@ -274,6 +274,22 @@ class Checklist:
 
     # -- security --------------------------------------------------------------------
 
+    def smpl_image(self) -> list[CheckResult]:
+        item = "SMPL processor runs a real image"
+        if not self.target.features.ecs:
+            return [row(item, "functional", SKIPPED, f"stage {self.stage} has no ECS service")]
+        fix = (f"set GARMAX_{self.stage}_SMPL_IMAGE to the published SMPL image and "
+               f"`garmaxctl -s {self.stage.lower()} deploy`")
+        placeholder = self.target.smpl_placeholder()
+        if placeholder is None:
+            return [row(item, "functional", WARN, f"stack {self.target.stack} has no "
+                        f"{contract.OutputKey.SMPL_PLACEHOLDER} output (deployed before it)",
+                        f"`garmaxctl -s {self.stage.lower()} deploy`")]
+        if placeholder:
+            return [row(item, "functional", WARN, "the labelled placeholder image is "
+                        "deployed: it keeps the service steady but fits nothing", fix)]
+        return [row(item, "functional", PASS, "a configured image is deployed")]
+
     def tls(self) -> list[CheckResult]:
         domains = list(self.target.config.custom_domains) + [
             d for d in self.domains if d not in self.target.config.custom_domains]
@@ -350,6 +366,12 @@ class Checklist:
 
     def secrets(self) -> list[CheckResult]:
         item = "secrets are SecureString"
+        required = {contract.PARAMS_BY_ENV_KEY[k].full_path(self.stage)
+                    for k in contract.required_env_keys(self.stage)
+                    if contract.PARAMS_BY_ENV_KEY[k].secret}
+        if not required:
+            return [row(item, "security", SKIPPED,
+                        f"stage {self.stage} needs no external secret")]
         prefix = contract.params_prefix(self.stage)
         secret_paths = {p.full_path(self.stage) for p in contract.PARAMETERS if p.secret}
         ssm = self.target.client("ssm")
@@ -363,6 +385,11 @@ class Checklist:
         if plain:
             return [row(item, "security", FAIL, "stored in plain text: " + ", ".join(plain),
                         "push them again with `garmaxctl params push` (SecureString, KMS)")]
+        missing = sorted(p.removeprefix(prefix) for p in required if p not in stored)
+        if missing:
+            return [row(item, "security", FAIL, "missing: " + ", ".join(missing),
+                        f"set them in .env and `garmaxctl -s {self.stage.lower()} params "
+                        "push`")]
         return [row(item, "security", PASS,
                     f"{len(present)} of {len(secret_paths)} secrets stored, all SecureString")]
 
@@ -485,6 +512,7 @@ class Checklist:
             ("API health checks pass", "functional", self.health),
             ("try-on workflow end to end", "functional", self.workflow),
             ("Stripe webhook", "functional", self.stripe),
+            ("SMPL processor runs a real image", "functional", self.smpl_image),
             ("TLS certificates", "security", self.tls),
             ("S3 buckets block public access", "security", self.s3_public),
             ("S3 buckets deny insecure transport", "security", self.s3_tls),

@@ -137,6 +137,15 @@ class StageTarget:
                      "it)")
         return value
 
+    def smpl_placeholder(self) -> bool | None:
+        """Whether the SMPL processor runs the labelled placeholder image (the stack's
+        ``SmplPlaceholder`` output); None where the stage has no ECS service or the
+        stack predates the output."""
+        if not self.features.ecs:
+            return None
+        flag = self.output(contract.OutputKey.SMPL_PLACEHOLDER)
+        return None if flag is None else flag == "true"
+
     # ------------------------------------------------------------------ the API
 
     def api(self) -> tuple[str | None, str]:

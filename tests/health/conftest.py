@@ -134,6 +134,12 @@ class DevStage:
 
         return StageTarget(AwsTarget(stage=get_stage_config(DEV)), api_url=api_url)
 
+    def set_output(self, key: str, value: str) -> None:
+        """Redeploy the stand-in stack with one output changed."""
+        self.outputs[key] = value
+        self.client("cloudformation").update_stack(StackName=contract.stack_name(DEV),
+                                                   TemplateBody=_template(self.outputs))
+
     def put_idle_snapshot(self) -> None:
         self.client("ssm").put_parameter(
             Name=contract.ops_prefix(DEV) + contract.IDLE_SNAPSHOT_PARAM, Type="String",
@@ -159,7 +165,8 @@ def build_dev_stage(api: FakeApi) -> DevStage:
 
     stage = DevStage(outputs={}, api=api)
     c = stage.client
-    out: dict[str, str] = {str(contract.OutputKey.API_URL): api.url}
+    out: dict[str, str] = {str(contract.OutputKey.API_URL): api.url,
+                           str(contract.OutputKey.SMPL_PLACEHOLDER): "false"}
     for spec in contract.TABLES:
         name = f"dev-{spec.name}"
         c("dynamodb").create_table(

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from garmaxctl import contract
 from garmaxctl.errors import UsageError
@@ -158,3 +160,46 @@ def test_smoke_never_reads_a_real_stages_work_queues(dev) -> None:
     dlqs = {dev.outputs[dlq] for queue, (_, dlq) in contract.QUEUE_OUTPUTS.items()
             if queue in (contract.Queue.TRYON, contract.Queue.RENDER)}
     assert set(run.queue_urls()) == dlqs
+
+
+def test_status_says_when_budgets_fall_back_to_the_defaults(dev, cli) -> None:
+    """Issue 11 item 17: unset budgets were shown as the defaults without a word."""
+    result, document = cli.json("--stage", "dev", "status")
+    assert result.exit_code == 0
+    problems = " ".join(document["data"]["problems"])
+    assert "budgets not set in Parameter Store" in problems and "budget/daily-usd" in problems
+    assert "budget/daily-usd" in document["data"]["spend"]["budget_defaults"]
+
+
+def test_status_reports_an_unreadable_budget_instead_of_the_defaults(dev, cli,
+                                                                     monkeypatch) -> None:
+    from garmaxctl.aws import AwsTarget
+
+    make_session = AwsTarget._make_session
+
+    def denying(self: AwsTarget) -> Any:
+        session = make_session(self)
+
+        def deny(params: dict, **_: Any) -> None:
+            # What AWS answers a caller without ssm:GetParameters on the budget paths.
+            if any("/budget/" in name for name in params["Names"]):
+                raise _client_error("AccessDeniedException", "not allowed: ssm:GetParameters")
+
+        session.events.register("before-parameter-build.ssm.GetParameters", deny)
+        return session
+
+    monkeypatch.setattr(AwsTarget, "_make_session", denying)
+    _, document = cli.json("--stage", "dev", "status")
+    problems = " ".join(document["data"]["problems"])
+    assert "cannot read today's spend or the budgets" in problems
+    assert "access denied" in problems and document["data"]["spend"] is None
+
+
+def test_status_names_the_smpl_placeholder(dev, cli) -> None:
+    dev.set_output("SmplPlaceholder", "true")
+    _, document = cli.json("--stage", "dev", "status")
+    assert any("placeholder image" in p for p in document["data"]["problems"])
+
+
+def _client_error(code: str, message: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}}, "GetParameters")

@@ -187,3 +187,48 @@ def test_one_broken_item_does_not_stop_the_others(dev, monkeypatch) -> None:
     iam = [r for r in rows if r.name == "no function role allows * on *"]
     assert iam[0].status == FAIL and "could not check" in iam[0].detail
     assert any(r.name == "log groups have retention" and r.status == PASS for r in rows)
+
+
+def test_the_smpl_placeholder_is_a_warning_with_the_fix(dev) -> None:
+    """Issue 11 item 10: a real stage deploys a labelled placeholder until the SMPL image
+    is configured; verify says so (it keeps ECS steady but fits nothing)."""
+    (passed,) = checklist(dev).smpl_image()
+    assert passed.status == PASS
+    dev.set_output("SmplPlaceholder", "true")
+    (row,) = checklist(dev).smpl_image()
+    assert row.status == WARN and "placeholder" in row.detail
+    assert "GARMAX_DEV_SMPL_IMAGE" in row.fix
+
+
+def test_a_stack_without_the_placeholder_output_is_a_warning(dev) -> None:
+    outputs = dict(dev.outputs)
+    del outputs["SmplPlaceholder"]
+    dev.outputs.clear()
+    dev.outputs.update(outputs)
+    dev.set_output("ApiUrl", outputs["ApiUrl"])
+    (row,) = checklist(dev).smpl_image()
+    assert row.status == WARN and "SmplPlaceholder" in row.detail
+
+
+def test_missing_secrets_fail_on_a_real_stage(dev) -> None:
+    """Issue 11 item 17: with none of the stage's required secrets stored, the row used to
+    pass ("0 of N secrets stored, all SecureString")."""
+    ssm = dev.client("ssm")
+    for key in contract.required_env_keys(DEV):
+        spec = contract.PARAMS_BY_ENV_KEY[key]
+        if spec.secret:
+            ssm.delete_parameter(Name=spec.full_path(DEV))
+    [row] = checklist(dev).secrets()
+    assert row.status == FAIL and "missing:" in row.detail and "params push" in row.fix
+
+
+def test_the_secrets_row_is_skipped_on_local_with_the_reason() -> None:
+    from garmaxctl.aws import AwsTarget
+    from garmaxctl.stage.target import StageTarget
+    from garmaxctl.stages import get_stage_config
+
+    target = StageTarget(AwsTarget(stage=get_stage_config("LOCAL")))
+    options = {"allow_spend": False, "token": None, "domains": [], "smoke_timeout": 5.0,
+               "health_timeout": 5.0}
+    [row] = verify.Checklist(target, **options).secrets()
+    assert row.status == SKIPPED and "needs no external secret" in row.detail
