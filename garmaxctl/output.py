@@ -126,27 +126,33 @@ def envelope(data: Any, *, exit_code: int, error: dict[str, str] | None = None) 
     return document
 
 
+def _isatty(stream: Any) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
 def _use_color(stream: Any) -> bool:
     if not _options.color or os.environ.get("NO_COLOR"):
         return False
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
+    return _isatty(stream)
 
 
 def stdout_console() -> Any:
     from rich.console import Console
 
     color = _use_color(sys.stdout)
-    return Console(file=sys.stdout, no_color=not color, force_terminal=color or None,
-                   highlight=False, soft_wrap=False, width=None if color else 200)
+    # No colour means no escape code at all (rich's no_color still prints bold/italic).
+    return Console(file=sys.stdout, color_system="auto" if color else None,
+                   force_terminal=color or None, highlight=False, soft_wrap=False,
+                   width=None if _isatty(sys.stdout) else 200)
 
 
 def stderr_console() -> Any:
     from rich.console import Console
 
     color = _use_color(sys.stderr)
-    return Console(file=sys.stderr, no_color=not color, force_terminal=color or None,
-                   highlight=False, soft_wrap=True)
+    return Console(file=sys.stderr, color_system="auto" if color else None,
+                   force_terminal=color or None, highlight=False, soft_wrap=True)
 
 
 def _cell(value: Any) -> Any:

@@ -59,9 +59,38 @@ def test_default_output_is_table_without_tty(cli) -> None:
     assert "stage LOCAL" in result.stdout
 
 
-def test_no_color_and_NO_COLOR_print_no_escape_codes(cli) -> None:
-    assert "\x1b[" not in cli("--no-color", "config", "show").stdout
-    assert "\x1b[" not in cli("config", "show", env={"NO_COLOR": "1"}).stdout
+def _on_a_terminal(*args: str, env: dict[str, str] | None = None) -> str:
+    """garmaxctl's stdout when it is a real terminal (a pseudo-terminal): colour is on
+    there unless --no-color or NO_COLOR turn it off (CliRunner's stdout is never one)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    leader, follower = pty.openpty()
+    environ = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    environ.update(env or {}, TERM="xterm-256color", COLUMNS="120")
+    done = subprocess.run([sys.executable, "-m", "garmaxctl", *args], stdout=follower,
+                          stderr=subprocess.PIPE, env=environ, timeout=60, check=False)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal's other end is closed: all read
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert done.returncode == 0, done.stderr
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_no_color_and_NO_COLOR_print_no_escape_codes(tmp_path) -> None:
+    assert "\x1b[" in _on_a_terminal("config", "show")  # a terminal gets colour...
+    assert "\x1b[" not in _on_a_terminal("--no-color", "config", "show")  # ...unless asked
+    assert "\x1b[" not in _on_a_terminal("config", "show", env={"NO_COLOR": "1"})
 
 
 def test_env_file_option_reads_another_file(cli, write_env) -> None:
