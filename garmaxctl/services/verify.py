@@ -272,8 +272,6 @@ class Checklist:
                if not accepted else "the webhook must verify signatures (stripe SDK)")
         return [row(item, "functional", FAIL, detail, fix)]
 
-    # -- security --------------------------------------------------------------------
-
     def smpl_image(self) -> list[CheckResult]:
         item = "SMPL processor runs a real image"
         if not self.target.features.ecs:
@@ -289,6 +287,8 @@ class Checklist:
             return [row(item, "functional", WARN, "the labelled placeholder image is "
                         "deployed: it keeps the service steady but fits nothing", fix)]
         return [row(item, "functional", PASS, "a configured image is deployed")]
+
+    # -- security --------------------------------------------------------------------
 
     def tls(self) -> list[CheckResult]:
         domains = list(self.target.config.custom_domains) + [

@@ -43,6 +43,7 @@ class FakeApi:
     mode: str = "ok"  # ok | storage_degraded | down(502) | throttled (API Gateway's 500)
     server: Any = None
     webhook_secret: str = "value-of-stripe_webhook_secret"  # what DEV's SSM holds
+    verify_signatures: bool = True  # False: a broken webhook that accepts any signature
 
     @property
     def url(self) -> str:
@@ -82,8 +83,10 @@ def _fake_api_handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
                 self._send(404, {"code": "route_not_found"})
                 return
             try:
-                stripe.WebhookSignature.verify_header(
-                    raw, self.headers.get("Stripe-Signature", ""), api.webhook_secret, 300)
+                if api.verify_signatures:
+                    stripe.WebhookSignature.verify_header(
+                        raw, self.headers.get("Stripe-Signature", ""), api.webhook_secret,
+                        300)
             except stripe.SignatureVerificationError:
                 self._send(400, {"code": "invalid_signature", "message": "bad signature"})
                 return

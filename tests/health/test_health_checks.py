@@ -141,7 +141,8 @@ def test_missing_redis_fails(dev) -> None:
     dev.client("elasticache").delete_replication_group(
         ReplicationGroupId=contract.cache_cluster_id(DEV))
     check = by_name(health.run_health(dev.target()))["redis"]
-    assert check.status in (FAIL, WARN)
+    assert check.status == FAIL, check
+    assert contract.cache_cluster_id(DEV) in check.detail
 
 
 def test_stages_without_aurora_or_redis_skip_them() -> None:

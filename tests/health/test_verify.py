@@ -232,3 +232,16 @@ def test_the_secrets_row_is_skipped_on_local_with_the_reason() -> None:
                "health_timeout": 5.0}
     [row] = verify.Checklist(target, **options).secrets()
     assert row.status == SKIPPED and "needs no external secret" in row.detail
+
+
+def test_stripe_webhook_passes_when_it_verifies_signatures(dev) -> None:
+    [row] = checklist(dev).stripe()
+    assert row.status == PASS and "bad signature: HTTP 400 invalid_signature" in row.detail
+
+
+def test_a_webhook_that_accepts_a_bad_signature_fails(dev) -> None:
+    """Issue 11 item 20: the "bad signature refused" half was never tested broken."""
+    dev.api.verify_signatures = False
+    [row] = checklist(dev).stripe()
+    assert row.status == FAIL and "bad signature: HTTP 200" in row.detail
+    assert "verify signatures" in row.fix
