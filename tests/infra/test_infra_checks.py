@@ -33,9 +33,14 @@ CFN_LINT_KNOWN_SIZING_CONFLICT: dict[Stage, dict[str, str]] = {}
 
 
 def _violations(synth) -> list[tuple[str, str, str, str]]:
-    report_path = synth.outdir / "validation-report.json"
-    if not report_path.is_file():
-        return []
+    return _report_violations(synth.outdir)
+
+
+def _report_violations(outdir: Path) -> list[tuple[str, str, str, str]]:
+    """cdk-nag's findings from the policy-validation report. The plugin writes the report on
+    every synthesis, clean or not: a missing report means the check did not run."""
+    report_path = outdir / "validation-report.json"
+    assert report_path.is_file(), f"no cdk-nag report at {report_path}: the plugin did not run"
     report = json.loads(report_path.read_text())
     return [(p["pluginName"], v["ruleName"], v["severity"], c["constructPath"])
             for p in report["pluginReports"] for v in p["violations"]
@@ -45,6 +50,21 @@ def _violations(synth) -> list[tuple[str, str, str, str]]:
 def test_cdk_nag_aws_solutions_has_no_unacknowledged_finding(synth):
     nag = [v for v in _violations(synth) if v[0] == "AwsSolutions"]
     assert nag == []
+
+
+def test_the_nag_check_can_fail(tmp_path) -> None:
+    """A bucket without TLS-only access or logging, under the same plugin, is refused and
+    its findings come back through the same report reader."""
+    from aws_cdk import aws_s3 as s3
+    from cdk_nag import AwsSolutionsChecks
+
+    app = cdk.App(outdir=str(tmp_path))
+    s3.Bucket(cdk.Stack(app, "NagProbe"), "Careless")
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    with pytest.raises(Exception, match="ValidationFailed"):
+        app.synth()
+    rules = {rule for _, rule, _, _ in _report_violations(tmp_path)}
+    assert {"AwsSolutions-S1", "AwsSolutions-S10"} <= rules, rules
 
 
 def test_cdk_nag_ran_on_the_stage(synth):
