@@ -221,6 +221,8 @@ def test_a_changed_stack_updates(local_stack) -> None:
 
 def test_diff_exit_code_prints_one_document_and_exits_3_on_changes(local_stack) -> None:
     email = {"ALERT_EMAIL": "oncall@garmax.example"}
+    # The stack as this test needs it, whatever ran before (alone, it has no e-mail yet).
+    local_stack.garmaxctl("-o", "json", "deploy", extra_env=email)
     same = local_stack.garmaxctl("-o", "json", "diff", "--exit-code", extra_env=email,
                                  check=False)
     document = json.loads(same.stdout)  # exactly one document
