@@ -22,9 +22,11 @@ def _project(opts: GlobalOptions, label: str, *,
     it is probed first (a stopped emulator fails at once, not after the CLI's retries)."""
     from garmaxctl.services.cdk import CdkProject
 
+    project = CdkProject(aws=opts.aws)
     if reach:
+        project.check_tools()  # a missing CDK CLI is said first: it is this machine's
         opts.target.connect()
-    return CdkProject(aws=opts.aws), output.progress(label)
+    return project, output.progress(label)
 
 
 def synth(
