@@ -61,8 +61,8 @@ def run() -> BenchResult:
 
     from garmaxctl.aws import AwsTarget
     from garmaxctl.services.idle import IdleEngine, Timeouts
+    from garmaxctl.shared.stages import get_stage_config
     from garmaxctl.stage.target import StageTarget
-    from garmaxctl.stages import get_stage_config
     from tests.idle import builder
     from tests.idle.conftest import quiet_moto
 

@@ -58,7 +58,7 @@ _VALID: dict[str, str] = {
 
 
 def _values() -> dict[str, str]:
-    from garmaxctl import contract
+    from garmaxctl.shared import contract
 
     values = {spec.env_key: _VALID[spec.env_key] for spec in contract.PARAMETERS}
     values.update({key: f"{key.lower()}-value" for key, _ in EXTRA_ROWS})
@@ -67,7 +67,7 @@ def _values() -> dict[str, str]:
 
 def _rows() -> list[tuple[str, str, str]]:
     """(env key, full path, type) for the 40 parameters."""
-    from garmaxctl import contract
+    from garmaxctl.shared import contract
 
     rows = [(s.env_key, s.full_path(STAGE), s.kind.value) for s in contract.PARAMETERS]
     rows += [(key, contract.params_prefix(STAGE) + path, "String") for key, path in EXTRA_ROWS]
@@ -81,8 +81,8 @@ def _aws_cli() -> str | None:
 
 def child(argv: list[str]) -> int:
     """The garmaxctl side, in its own process: the real CLI with six extra table rows."""
-    from garmaxctl import contract
-    from garmaxctl.contract import Kind, ParamSpec
+    from garmaxctl.shared import contract
+    from garmaxctl.shared.contract import Kind, ParamSpec
 
     extra = tuple(ParamSpec(key, path, Kind.PLAIN) for key, path in EXTRA_ROWS)
     contract.PARAMETERS = contract.PARAMETERS + extra

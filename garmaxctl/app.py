@@ -25,7 +25,7 @@ from typer._click import exceptions as click_exceptions
 
 from garmaxctl import __version__, output, redact
 from garmaxctl.cli import GarmaxGroup, GlobalOptions
-from garmaxctl.errors import ExitCode, GarmaxError
+from garmaxctl.shared.errors import ExitCode, GarmaxError
 
 # Global options: name -> takes a value. Hoisted to the front of argv wherever they appear.
 GLOBAL_OPTIONS: dict[str, bool] = {

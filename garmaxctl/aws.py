@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from garmaxctl import __version__
-from garmaxctl.errors import AccountMismatchError, AwsError, CredentialsError, GarmaxError
-from garmaxctl.stages import StageConfig
+from garmaxctl.shared.errors import AccountMismatchError, AwsError, CredentialsError, GarmaxError
+from garmaxctl.shared.stages import StageConfig
 
 LOCAL_ACCESS_KEY = "testing"
 LOCAL_SECRET_KEY = "testing"
@@ -266,7 +266,7 @@ def translate_error(exc: BaseException, stage: str) -> GarmaxError:
     if name in ("EndpointConnectionError", "ConnectTimeoutError", "ConnectionClosedError"):
         endpoint = getattr(exc, "kwargs", {}).get("endpoint_url", "the AWS endpoint")
         if stage == "LOCAL":
-            from garmaxctl.errors import EmulatorNotRunningError
+            from garmaxctl.shared.errors import EmulatorNotRunningError
 
             return EmulatorNotRunningError(
                 f"the local AWS emulator is not answering at {endpoint}",

@@ -23,8 +23,8 @@ from typer import _click as click  # Typer 0.29 vendors Click
 from typer.core import TyperCommand, TyperGroup
 
 from garmaxctl import output, registry
-from garmaxctl.errors import ConfirmationDeclined, ConfirmationRequired
-from garmaxctl.stages import Stage, StageConfig, get_stage_config, normalize_stage
+from garmaxctl.shared.errors import ConfirmationDeclined, ConfirmationRequired
+from garmaxctl.shared.stages import Stage, StageConfig, get_stage_config, normalize_stage
 
 if TYPE_CHECKING:
     from garmaxctl.aws import AwsTarget
@@ -172,7 +172,7 @@ class GarmaxGroup(TyperGroup):
         return name, command, rest
 
     def invoke(self, ctx: click.Context) -> Any:
-        from garmaxctl.errors import Interrupted
+        from garmaxctl.shared.errors import Interrupted
 
         try:
             return super().invoke(ctx)

@@ -56,7 +56,7 @@ class Outcome:
     data: Any
     tables: list[Table] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)  # printed after the tables (stdout)
-    failure: Any = None  # a garmaxctl.errors.GarmaxError, or None for success
+    failure: Any = None  # a garmaxctl.shared.errors.GarmaxError, or None for success
     reveal: bool = False  # the user asked for secrets on stdout (--decrypt): not redacted
 
 

@@ -18,8 +18,8 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from garmaxctl import contract
-from garmaxctl.errors import ConfigError
+from garmaxctl.shared import contract
+from garmaxctl.shared.errors import ConfigError
 
 # Keys of the deployment guide that are not Parameter Store entries.
 GUIDE_ONLY_KEYS: tuple[str, ...] = (

@@ -3,7 +3,8 @@
 One zip holds the whole runtime for all five functions (each uses its own handler):
 
 - ``runtime/`` (the handlers, domain and providers),
-- ``garmaxctl/{__init__,contract,stages,errors}.py`` (the shared names and stage config),
+- the package ``garmaxctl/shared/`` (the shared names, stage config and errors) and
+  ``garmaxctl/__init__.py`` above it,
 - the third-party dependencies of ``runtime/requirements.txt``, installed with
   ``pip install --platform manylinux2014_x86_64 --only-binary=:all: --python-version 3.12
   --implementation cp --target ...`` so the wheels match the Lambda runtime whatever the
@@ -44,12 +45,10 @@ PIP_PLATFORM = "manylinux2014_x86_64"
 # Bump when the bundle layout or the pip command changes, to invalidate old caches.
 BUNDLE_FORMAT = "garmax-bundle-v1"
 
-SHARED_GARMAXCTL_FILES: tuple[str, ...] = (
-    "garmaxctl/__init__.py",
-    "garmaxctl/contract.py",
-    "garmaxctl/stages.py",
-    "garmaxctl/errors.py",
-)
+# What the runtime takes from garmaxctl: one package, whole (an import contract keeps the
+# runtime from importing anything else of garmaxctl).
+SHARED_PACKAGE = "garmaxctl/shared"
+PACKAGE_INIT = "garmaxctl/__init__.py"
 RUNTIME_DIR = "runtime"
 REQUIREMENTS = "runtime/requirements.txt"
 
@@ -86,14 +85,12 @@ def _walk(root: Path) -> Iterator[Path]:
 def _source_files(root: Path) -> dict[str, Path]:
     """Archive name -> file, for the repository's own code."""
     files: dict[str, Path] = {}
-    runtime = root / RUNTIME_DIR
-    if runtime.is_dir():
-        for path in _walk(runtime):
-            files[path.relative_to(root).as_posix()] = path
-    for rel in SHARED_GARMAXCTL_FILES:
-        path = root / rel
-        if path.is_file():
-            files[rel] = path
+    for package in (RUNTIME_DIR, SHARED_PACKAGE):
+        if (root / package).is_dir():
+            for path in _walk(root / package):
+                files[path.relative_to(root).as_posix()] = path
+    if (root / PACKAGE_INIT).is_file():
+        files[PACKAGE_INIT] = root / PACKAGE_INIT
     if not files:
         raise BundleError(f"no Lambda code found under {root}")
     return files

@@ -34,9 +34,9 @@ import aws_cdk as cdk  # noqa: E402
 from aws_cdk import aws_lambda as lambda_  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 
-from garmaxctl import contract  # noqa: E402
-from garmaxctl.errors import ConfigError  # noqa: E402
-from garmaxctl.stages import Stage, get_stage_config, normalize_stage  # noqa: E402
+from garmaxctl.shared import contract  # noqa: E402
+from garmaxctl.shared.errors import ConfigError  # noqa: E402
+from garmaxctl.shared.stages import Stage, get_stage_config, normalize_stage  # noqa: E402
 from infra.bundling import Bundle, build_bundle  # noqa: E402
 from infra.stack import GarmaxAiStack  # noqa: E402
 

@@ -14,8 +14,8 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 import garmaxctl
-from garmaxctl import contract
-from garmaxctl.stages import StageConfig
+from garmaxctl.shared import contract
+from garmaxctl.shared.stages import StageConfig
 from infra.components.api import Api, UserAuth
 from infra.components.data import Cache, Database, SmplService, Tables
 from infra.components.events import EventBus

@@ -4,5 +4,5 @@ Layout: ``handlers/`` (one module per Lambda entry point, see ``contract.HANDLER
 ``api/`` (the API's routers), ``domain/`` (sessions, renders, quotas, budget ledger,
 billing, events), ``providers/`` (render providers), ``config.py`` (environment and
 Parameter Store), ``aws.py`` (boto3 clients). Imports from ``garmaxctl`` are limited to
-``garmaxctl.contract`` and ``garmaxctl.stages``: those are bundled with the Lambda.
+``garmaxctl.shared.contract`` and ``garmaxctl.shared.stages``: those are bundled with the Lambda.
 """

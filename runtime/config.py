@@ -5,7 +5,7 @@ version, the parameter prefix and two routing knobs; the full list is ``ENV_VARS
 and none of them is a secret (tested). Secrets, budgets and quotas are read from
 Parameter Store at run time with Powertools Parameters, cached for
 ``PARAMS_MAX_AGE_S``; budgets and quotas fall back to the stage's defaults in
-``garmaxctl.stages`` when a parameter is missing or unreadable. Everything is read
+``garmaxctl.shared.stages`` when a parameter is missing or unreadable. Everything is read
 inside functions, never at import, so tests and the local workers can set it.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 
-from garmaxctl import contract, stages
+from garmaxctl.shared import contract, stages
 from runtime import aws
 from runtime.domain.errors import ConfigurationError
 from runtime.observability import logger

@@ -61,7 +61,7 @@ VIOLATIONS = [
     ("garmaxctl/local/workers.py", "import garmaxctl.stage.target",
      "LOCAL's parts sit below the stage layer (only its workflow calls a service)"),
     ("runtime/config.py", "import garmaxctl.aws",
-     "The runtime takes only the shared names and stage config from garmaxctl"),
+     "The runtime takes only the shared package from garmaxctl, bundled with it"),
 ]
 
 

@@ -6,7 +6,7 @@ import typer
 
 from garmaxctl import output
 from garmaxctl.cli import options
-from garmaxctl.errors import ConfigError
+from garmaxctl.shared.errors import ConfigError
 
 
 def _flatten(values: dict, prefix: str = "") -> list[tuple[str, object]]:

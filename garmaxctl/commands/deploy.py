@@ -10,7 +10,7 @@ import typer
 
 from garmaxctl import output
 from garmaxctl.cli import GlobalOptions, confirm, options
-from garmaxctl.errors import ChangesFound, OperationError, UsageError
+from garmaxctl.shared.errors import ChangesFound, OperationError, UsageError
 
 if TYPE_CHECKING:
     from garmaxctl.services.cdk import CdkProject
@@ -170,8 +170,8 @@ def outputs(
                                              help="Also merge them into this JSON file."),
 ) -> output.Outcome:
     """The stack's CloudFormation outputs."""
-    from garmaxctl import contract
     from garmaxctl.services import cdk
+    from garmaxctl.shared import contract
 
     opts = options(ctx)
     values = opts.target.outputs()

@@ -6,8 +6,8 @@ import typer
 
 from garmaxctl import output
 from garmaxctl.cli import options
-from garmaxctl.errors import OperationError
 from garmaxctl.result import view
+from garmaxctl.shared.errors import OperationError
 
 
 def doctor(ctx: typer.Context) -> output.Outcome:

@@ -9,8 +9,8 @@ import typer
 
 from garmaxctl import output
 from garmaxctl.cli import options
-from garmaxctl.errors import UnhealthyError, UsageError
 from garmaxctl.result import view
+from garmaxctl.shared.errors import UnhealthyError, UsageError
 
 FIELDS = ("name", "status", "detail", "latency_ms", "group", "data")  # each check in JSON
 

@@ -9,8 +9,8 @@ import typer
 
 from garmaxctl import output
 from garmaxctl.cli import GlobalOptions, confirm, options
-from garmaxctl.errors import PartialFailureError
 from garmaxctl.result import view
+from garmaxctl.shared.errors import PartialFailureError
 
 DRY_RUN = typer.Option(False, "--dry-run", help="Print the plan; change nothing.")
 BREAK_LOCK = typer.Option(False, "--break-lock",

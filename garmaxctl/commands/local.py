@@ -12,7 +12,7 @@ import typer
 
 from garmaxctl import output
 from garmaxctl.cli import GlobalOptions, options
-from garmaxctl.errors import EmulatorNotRunningError, UsageError
+from garmaxctl.shared.errors import EmulatorNotRunningError, UsageError
 
 
 def _status_table(status: object) -> output.Table:

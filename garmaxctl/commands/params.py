@@ -13,7 +13,7 @@ import typer
 
 from garmaxctl import cli, output
 from garmaxctl.cli import GlobalOptions, options
-from garmaxctl.errors import ChangesFound, PartialFailureError
+from garmaxctl.shared.errors import ChangesFound, PartialFailureError
 
 if TYPE_CHECKING:
     from garmaxctl.services.params import ParamsPlan, PushReport
@@ -60,8 +60,8 @@ def _show_plan_on_stderr(plan: ParamsPlan) -> None:
 
 def _approve(opts: GlobalOptions, plan: ParamsPlan, action: str) -> None:
     """DESIGN.md "Confirmation": PROD always; a delete (``--prune``) on every stage."""
-    from garmaxctl.errors import ConfirmationRequired
-    from garmaxctl.stages import Stage
+    from garmaxctl.shared.errors import ConfirmationRequired
+    from garmaxctl.shared.stages import Stage
 
     deletes = bool(plan.deletes)
     if (opts.stage is Stage.PROD or deletes) and not opts.yes and cli.stdin_is_tty():

@@ -6,8 +6,8 @@ import typer
 
 from garmaxctl import output
 from garmaxctl.cli import confirm, options
-from garmaxctl.errors import OperationError, UsageError
 from garmaxctl.result import PASS_WORDS, view
+from garmaxctl.shared.errors import OperationError, UsageError
 
 
 def smoke(

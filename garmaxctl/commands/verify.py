@@ -6,8 +6,8 @@ import typer
 
 from garmaxctl import output
 from garmaxctl.cli import options
-from garmaxctl.errors import OperationError
 from garmaxctl.result import PASS_WORDS, view
+from garmaxctl.shared.errors import OperationError
 
 MARKS = {"pass": "✓", "fail": "✗", "warn": "!", "skipped": "-"}
 FIELDS = ("item=name", "section=group", "status", "detail", "fix")  # each row in JSON

@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from garmaxctl import contract
+from garmaxctl.shared import contract
 
 if TYPE_CHECKING:
     from garmaxctl.local.platform import Platform

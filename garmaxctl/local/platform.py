@@ -24,9 +24,9 @@ from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 from typing import Any
 
-from garmaxctl import contract
 from garmaxctl.local import gateway, watcher, workers
 from garmaxctl.local.watcher import StackView, load_handler
+from garmaxctl.shared import contract
 
 STAGE = "LOCAL"
 

@@ -24,7 +24,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from garmaxctl.errors import EmulatorError
 from garmaxctl.local.supervisor import (
     BIND_ADDRESS,
     LOG_FILE,
@@ -36,6 +35,7 @@ from garmaxctl.local.supervisor import (
     proc_start,
     require_running,
 )
+from garmaxctl.shared.errors import EmulatorError
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from garmaxctl.errors import EmulatorError, EmulatorNotRunningError
+from garmaxctl.shared.errors import EmulatorError, EmulatorNotRunningError
 
 STATE_FILE = "emulator.json"
 LOG_FILE = "emulator.log"

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from garmaxctl import contract
+from garmaxctl.shared import contract
 
 if TYPE_CHECKING:
     from garmaxctl.local.platform import Platform

@@ -13,7 +13,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
-from garmaxctl import contract
+from garmaxctl.shared import contract
 
 if TYPE_CHECKING:
     from garmaxctl.local.platform import Platform

@@ -23,9 +23,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from garmaxctl.errors import EmulatorError
 from garmaxctl.local import server, supervisor
 from garmaxctl.local.supervisor import EmulatorState, EmulatorStatus
+from garmaxctl.shared.errors import EmulatorError
 
 if TYPE_CHECKING:
     from garmaxctl.aws import AwsTarget

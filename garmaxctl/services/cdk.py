@@ -21,15 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from garmaxctl import __version__, contract
+from garmaxctl import __version__
 from garmaxctl.aws import error_code
-from garmaxctl.errors import (
+from garmaxctl.settings import project_dir
+from garmaxctl.shared import contract
+from garmaxctl.shared.errors import (
     CdkError,
     PartialFailureError,
     StackNotFoundError,
     ToolMissingError,
 )
-from garmaxctl.settings import project_dir
 
 if TYPE_CHECKING:
     from garmaxctl.aws import AwsTarget
@@ -37,8 +38,7 @@ if TYPE_CHECKING:
 Progress = Callable[[str], None]
 
 # What feeds synthesis: when none of it changed, the last cloud assembly is reused.
-SYNTH_INPUTS: tuple[str, ...] = ("infra", "runtime", "garmaxctl/contract.py",
-                                 "garmaxctl/stages.py", "garmaxctl/errors.py",
+SYNTH_INPUTS: tuple[str, ...] = ("infra", "runtime", "garmaxctl/shared",
                                  "garmaxctl/__init__.py", "cdk.json")
 SYNTH_ENV_INPUTS: tuple[str, ...] = ("ALERT_EMAIL", "GARMAX_BUNDLE_DEPS")
 HASH_FILE = ".garmax-synth-inputs"

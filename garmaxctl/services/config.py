@@ -6,9 +6,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from garmaxctl import contract
 from garmaxctl.settings import ALL_KEYS, EnvFile, Problem
-from garmaxctl.stages import StageConfig
+from garmaxctl.shared import contract
+from garmaxctl.shared.stages import StageConfig
 
 SECRET_SET = "<secret: set>"
 

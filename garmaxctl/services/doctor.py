@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from garmaxctl import contract
-from garmaxctl.errors import GarmaxError
 from garmaxctl.result import CheckResult, Status
 from garmaxctl.settings import EnvFile, project_dir
+from garmaxctl.shared import contract
+from garmaxctl.shared.errors import GarmaxError
 
 if TYPE_CHECKING:
     from garmaxctl.aws import AwsTarget
@@ -117,7 +117,7 @@ def check_optional_tool(name: str, args: list[str], why: str) -> CheckResult:
 
 
 def check_emulator(aws: AwsTarget) -> CheckResult:
-    from garmaxctl.errors import EmulatorNotRunningError
+    from garmaxctl.shared.errors import EmulatorNotRunningError
     from garmaxctl.stage import local
 
     try:

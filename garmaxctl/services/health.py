@@ -27,9 +27,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from garmaxctl import contract
 from garmaxctl.aws import describe_error
 from garmaxctl.result import CheckResult, Status, count
+from garmaxctl.shared import contract
 from garmaxctl.stage.alarms import alarms_in_alarm
 from garmaxctl.stage.http import HttpAnswer, http_call
 

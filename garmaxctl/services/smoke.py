@@ -25,9 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from garmaxctl import contract
-from garmaxctl.errors import OperationError, UsageError
 from garmaxctl.result import CheckResult, Status
+from garmaxctl.shared import contract
+from garmaxctl.shared.errors import OperationError, UsageError
 from garmaxctl.stage.http import HttpAnswer, http_call
 
 if TYPE_CHECKING:

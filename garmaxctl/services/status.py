@@ -19,11 +19,11 @@ import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from garmaxctl.errors import GarmaxError, StackNotFoundError
 from garmaxctl.services.cdk import read_deploy_marker
 from garmaxctl.services.health import prepare, run_health
+from garmaxctl.shared.errors import GarmaxError, StackNotFoundError
+from garmaxctl.shared.stages import STAGE_ORDER, get_stage_config
 from garmaxctl.stage.budget import todays_spend
-from garmaxctl.stages import STAGE_ORDER, get_stage_config
 
 if TYPE_CHECKING:
     from garmaxctl.stage.target import StageTarget

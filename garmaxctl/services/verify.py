@@ -29,10 +29,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from garmaxctl import contract
 from garmaxctl.aws import describe_error
 from garmaxctl.result import PASS_WORDS, CheckResult, Status, count
 from garmaxctl.services.health import prepare, run_health
+from garmaxctl.shared import contract
 from garmaxctl.stage.http import http_call
 
 if TYPE_CHECKING:
@@ -533,7 +533,7 @@ class Checklist:
                 try:
                     rows += future.result()
                 except Exception as exc:  # one item's error is its row, not the report's
-                    from garmaxctl.errors import GarmaxError
+                    from garmaxctl.shared.errors import GarmaxError
 
                     reason = exc.one_line() if isinstance(exc, GarmaxError) else \
                         f"{type(exc).__name__}: {describe_error(exc).code} {exc}"[:300]

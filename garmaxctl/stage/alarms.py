@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from garmaxctl import contract
+from garmaxctl.shared import contract
 
 if TYPE_CHECKING:
     from garmaxctl.stage.target import StageTarget

@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from garmaxctl import contract
-from garmaxctl.stages import Budgets
+from garmaxctl.shared import contract
+from garmaxctl.shared.stages import Budgets
 
 if TYPE_CHECKING:
     from garmaxctl.stage.target import StageTarget

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from garmaxctl import contract
 from garmaxctl.aws import error_code
+from garmaxctl.shared import contract
 
 if TYPE_CHECKING:
     from garmaxctl.aws import AwsTarget

@@ -39,7 +39,7 @@ def api_url() -> tuple[str | None, str]:
 
 
 def require_running(endpoint_url: str) -> None:
-    """Raise :class:`garmaxctl.errors.EmulatorNotRunningError` unless the emulator answers
+    """Raise :class:`garmaxctl.shared.errors.EmulatorNotRunningError` unless the emulator answers
     at ``endpoint_url``. A stopped emulator fails at once (connection refused), with the
     fix: start it with `garmaxctl local up --detach`."""
     supervisor.require_running(endpoint_url)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from garmaxctl.stages import StageConfig
+    from garmaxctl.shared.stages import StageConfig
 
 HOURS_PER_MONTH = 730
 FARGATE_VCPU_HOUR = 0.04048

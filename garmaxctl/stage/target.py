@@ -19,12 +19,12 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from garmaxctl import contract
-from garmaxctl.errors import OutputMissingError, StackNotFoundError
+from garmaxctl.shared import contract
+from garmaxctl.shared.errors import OutputMissingError, StackNotFoundError
 
 if TYPE_CHECKING:
     from garmaxctl.aws import AwsTarget
-    from garmaxctl.stages import Features, StageConfig
+    from garmaxctl.shared.stages import Features, StageConfig
 
 _UNSET: Any = object()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from garmaxctl.errors import UsageError
+from garmaxctl.shared.errors import UsageError
 
 _RELATIVE = re.compile(r"^\s*(\d+)\s*(s|sec|m|min|h|hr|d|day|days|w|wk)\s*(ago)?\s*$", re.I)
 _UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400,

@@ -21,7 +21,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from garmaxctl import contract
+from garmaxctl.shared import contract
 from infra.components import acknowledge, pin_logical_id, removal_policy, retention_days
 
 

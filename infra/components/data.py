@@ -23,7 +23,7 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from garmaxctl import contract
+from garmaxctl.shared import contract
 from infra.components import acknowledge, pin_logical_id, removal_policy, retention_days
 from infra.components.network import REDIS_PORT
 

@@ -15,7 +15,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from garmaxctl import contract
+from garmaxctl.shared import contract
 
 
 class EventBus(Construct):

@@ -23,7 +23,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from garmaxctl import contract
+from garmaxctl.shared import contract
 from infra.components import acknowledge, removal_policy, retention_days
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12

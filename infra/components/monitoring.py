@@ -24,7 +24,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from garmaxctl import contract
+from garmaxctl.shared import contract
 from infra.components import acknowledge
 
 PERIOD = cdk.Duration.minutes(5)

@@ -15,7 +15,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from garmaxctl import contract
+from garmaxctl.shared import contract
 from infra.components import acknowledge
 
 VISIBILITY_MULTIPLIER = 6

@@ -15,7 +15,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from garmaxctl import contract
+from garmaxctl.shared import contract
 from infra.components import acknowledge, pin_logical_id, removal_policy
 
 LONG_KEPT_EXPIRY_DAYS = 2555

@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from garmaxctl import contract
+from garmaxctl.shared import contract
 from runtime.deps import Deps
 from runtime.domain.clock import iso
 from runtime.domain.ddb import error_code

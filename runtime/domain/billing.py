@@ -45,7 +45,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from garmaxctl.contract import PARAMS_BY_ENV_KEY
+from garmaxctl.shared.contract import PARAMS_BY_ENV_KEY
 from runtime.config import RuntimeConfig, get_plain_many
 from runtime.domain import ddb as d
 

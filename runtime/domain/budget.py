@@ -27,7 +27,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from garmaxctl.stages import Budgets, get_stage_config
+from garmaxctl.shared.stages import Budgets, get_stage_config
 from runtime.domain import ddb as d
 from runtime.domain.errors import BudgetExhausted, DomainError
 

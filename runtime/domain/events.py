@@ -1,4 +1,4 @@
-"""EventBridge publishing. Sources and detail-types come only from ``garmaxctl.contract``,
+"""EventBridge publishing. Sources and detail-types come only from ``garmaxctl.shared.contract``,
 so the producers here and the rules the CDK app creates (``contract.RULES``) agree."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from garmaxctl.contract import (
+from garmaxctl.shared.contract import (
     EVENT_SOURCE_BILLING,
     EVENT_SOURCE_RENDER,
     EVENT_SOURCE_TRYON,

@@ -20,7 +20,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from garmaxctl.stages import Quotas
+from garmaxctl.shared.stages import Quotas
 from runtime.domain import ddb as d
 from runtime.domain.errors import QuotaExceeded
 

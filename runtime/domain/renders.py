@@ -36,7 +36,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from garmaxctl.contract import DLQ_MAX_RECEIVE_COUNT, EVENT_SOURCE_RENDER, DetailType
+from garmaxctl.shared.contract import DLQ_MAX_RECEIVE_COUNT, EVENT_SOURCE_RENDER, DetailType
 from runtime.config import RuntimeConfig, load_budgets, load_quotas
 from runtime.deps import Deps
 from runtime.domain import budget, events, quotas, tryon

@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from garmaxctl.contract import DLQ_MAX_RECEIVE_COUNT, DetailType, Queue
+from garmaxctl.shared.contract import DLQ_MAX_RECEIVE_COUNT, DetailType, Queue
 from runtime.config import load_quotas
 from runtime.deps import Deps
 from runtime.domain import ddb as d

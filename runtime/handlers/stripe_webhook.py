@@ -18,7 +18,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from garmaxctl.contract import PARAMS_BY_ENV_KEY, STRIPE_WEBHOOK_PATH, Queue
+from garmaxctl.shared.contract import PARAMS_BY_ENV_KEY, STRIPE_WEBHOOK_PATH, Queue
 from runtime.config import get_secret
 from runtime.deps import Deps
 from runtime.domain.billing import HANDLED_TYPES

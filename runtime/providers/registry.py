@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.config import Config
 
-from garmaxctl.contract import PARAMS_BY_ENV_KEY
+from garmaxctl.shared.contract import PARAMS_BY_ENV_KEY
 from runtime import aws
 from runtime.config import RuntimeConfig, get_optional, get_secret
 from runtime.domain.errors import ConfigurationError

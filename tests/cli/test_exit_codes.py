@@ -18,7 +18,7 @@ import typer
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
 from garmaxctl.app import app
-from garmaxctl.errors import EXIT_CODE_TABLE, ChangesFound
+from garmaxctl.shared.errors import EXIT_CODE_TABLE, ChangesFound
 from tests.cli.conftest import assert_envelope
 
 REPO = Path(__file__).resolve().parents[2]

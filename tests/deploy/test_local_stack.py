@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from garmaxctl import contract
+from garmaxctl.shared import contract
 
 pytestmark = pytest.mark.slow
 STAGE = "LOCAL"

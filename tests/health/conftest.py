@@ -26,7 +26,7 @@ from typing import Any
 import boto3
 import pytest
 
-from garmaxctl import contract
+from garmaxctl.shared import contract
 from tests.cli.conftest import Run, assert_envelope, cli, project, write_env  # noqa: F401
 
 ACCOUNT = "123456789012"
@@ -132,8 +132,8 @@ class DevStage:
     def target(self, *, api_url: str | None = None) -> Any:
         """A fresh stage target for DEV (nothing read yet)."""
         from garmaxctl.aws import AwsTarget
+        from garmaxctl.shared.stages import get_stage_config
         from garmaxctl.stage.target import StageTarget
-        from garmaxctl.stages import get_stage_config
 
         return StageTarget(AwsTarget(stage=get_stage_config(DEV)), api_url=api_url)
 

@@ -9,9 +9,9 @@ import threading
 
 import pytest
 
-from garmaxctl import contract
 from garmaxctl.services import health
 from garmaxctl.services.health import FAIL, IDLE, OK, SKIPPED, WARN, Check, CheckResult
+from garmaxctl.shared import contract
 from garmaxctl.stage.target import StageTarget
 
 DEV = "DEV"
@@ -147,8 +147,8 @@ def test_missing_redis_fails(dev) -> None:
 
 def test_stages_without_aurora_or_redis_skip_them() -> None:
     from garmaxctl.aws import AwsTarget
+    from garmaxctl.shared.stages import get_stage_config
     from garmaxctl.stage.target import StageTarget
-    from garmaxctl.stages import get_stage_config
 
     target = StageTarget(AwsTarget(stage=get_stage_config("LOCAL")))
     assert health.check_database(target).status == SKIPPED

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from garmaxctl import contract
+from garmaxctl.shared import contract
 from tests.health.conftest import assert_envelope
 
 pytestmark = pytest.mark.slow

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from garmaxctl import contract
-from garmaxctl.errors import UsageError
 from garmaxctl.services import smoke, status
+from garmaxctl.shared import contract
+from garmaxctl.shared.errors import UsageError
 from tests.conftest import free_port
 from tests.health.conftest import assert_envelope
 
@@ -151,8 +151,8 @@ def test_smoke_never_reads_a_real_stages_work_queues(dev) -> None:
     import base64
     import json
 
-    from garmaxctl import contract
     from garmaxctl.services.health import prepare
+    from garmaxctl.shared import contract
 
     claims = base64.urlsafe_b64encode(json.dumps({"sub": "qa-user"}).encode()).decode()
     target = prepare(dev.target(api_url=dev.api.url))

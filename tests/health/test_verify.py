@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from garmaxctl import contract
 from garmaxctl.services import verify
 from garmaxctl.services.verify import FAIL, PASS, SKIPPED, WARN
+from garmaxctl.shared import contract
 
 DEV = "DEV"
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")
@@ -224,8 +224,8 @@ def test_missing_secrets_fail_on_a_real_stage(dev) -> None:
 
 def test_the_secrets_row_is_skipped_on_local_with_the_reason() -> None:
     from garmaxctl.aws import AwsTarget
+    from garmaxctl.shared.stages import get_stage_config
     from garmaxctl.stage.target import StageTarget
-    from garmaxctl.stages import get_stage_config
 
     target = StageTarget(AwsTarget(stage=get_stage_config("LOCAL")))
     options = {"allow_spend": False, "token": None, "domains": [], "smoke_timeout": 5.0,

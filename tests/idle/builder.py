@@ -1,5 +1,5 @@
 """Hand-built stage resources on moto (``mock_aws``), found by idle the way it finds the
-deployed stack's: names and tags from ``garmaxctl.contract``. Shared by the tests and
+deployed stack's: names and tags from ``garmaxctl.shared.contract``. Shared by the tests and
 ``benchmarks/bench_idle.py``."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import boto3
 
-from garmaxctl import contract
+from garmaxctl.shared import contract
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account

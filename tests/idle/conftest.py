@@ -83,7 +83,7 @@ class DevStage:
 
     def aws(self, injector: FaultInjector | None = None) -> Any:
         from garmaxctl.aws import AwsTarget
-        from garmaxctl.stages import get_stage_config
+        from garmaxctl.shared.stages import get_stage_config
 
         target = AwsTarget(stage=get_stage_config(self.stage))
         target._session = _session_with_shared_models()

@@ -9,8 +9,8 @@ import json
 import pytest
 from moto import mock_aws
 
-from garmaxctl import contract
 from garmaxctl.services import idle
+from garmaxctl.shared import contract
 from tests.idle import builder
 from tests.idle.conftest import DevStage, FaultInjector
 

@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from garmaxctl import contract
-from garmaxctl.errors import OperationError
 from garmaxctl.services import idle
+from garmaxctl.shared import contract
+from garmaxctl.shared.errors import OperationError
 from garmaxctl.stage.prices import prices_for
 from tests.idle import builder
 from tests.idle.conftest import FaultInjector
@@ -248,7 +248,7 @@ def test_status_estimates_the_saving_from_the_price_table(dev) -> None:
 
 
 def test_prod_price_table_counts_two_aurora_instances_and_larger_tasks() -> None:
-    from garmaxctl.stages import get_stage_config
+    from garmaxctl.shared.stages import get_stage_config
 
     prod = prices_for(get_stage_config("PROD"))
     dev = prices_for(get_stage_config("DEV"))

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from garmaxctl import contract
+from garmaxctl.shared import contract
 from tests.idle import builder
 from tests.idle.conftest import DevStage
 

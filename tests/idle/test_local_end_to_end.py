@@ -15,7 +15,7 @@ import uuid
 import pytest
 import stripe
 
-from garmaxctl import contract
+from garmaxctl.shared import contract
 
 pytestmark = pytest.mark.slow
 STAGE = "LOCAL"

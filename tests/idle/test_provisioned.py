@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from garmaxctl import contract
+from garmaxctl.shared import contract
 from tests.idle import builder
 
 

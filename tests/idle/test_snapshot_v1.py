@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from garmaxctl import contract
+from garmaxctl.shared import contract
 from tests.idle import builder
 from tests.idle.test_provisioned import ProvisionedLambda
 

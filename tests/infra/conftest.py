@@ -36,8 +36,8 @@ if str(REPO) not in sys.path:  # the editable install maps only ``garmaxctl``
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION",
                       "16,18,20,22")
 
-from garmaxctl import contract  # noqa: E402
-from garmaxctl.stages import STAGE_ORDER, Stage  # noqa: E402
+from garmaxctl.shared import contract  # noqa: E402
+from garmaxctl.shared.stages import STAGE_ORDER, Stage  # noqa: E402
 
 CANARY = "sk_live_CANARY_7f3a9c1e5b2d4f60a8e1"
 ALERT_EMAIL = "ops-alerts@garmax.example"

@@ -10,8 +10,8 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 
-from garmaxctl import contract
-from garmaxctl.stages import STAGE_ORDER, Stage
+from garmaxctl.shared import contract
+from garmaxctl.shared.stages import STAGE_ORDER, Stage
 
 CANARY_MARK = "CANARY_7f3a9c1e5b2d4f60a8e1"
 
@@ -126,7 +126,7 @@ def cfn_lint_matches(synths) -> dict[Stage, list[dict]]:
 
 @pytest.mark.parametrize("stage", STAGE_ORDER, ids=lambda s: s.value)
 def test_cfn_lint_is_clean_apart_from_documented_rules(stage, cfn_lint_matches, synths):
-    from garmaxctl.stages import STAGES
+    from garmaxctl.shared.stages import STAGES
 
     ignored = set(CFN_LINT_IGNORED_EVERYWHERE)
     if STAGES[stage].features.vpc:

@@ -21,8 +21,8 @@ import time
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from garmaxctl import contract
-from garmaxctl.stages import PLACEHOLDER_SMPL_IMAGE, STAGES, Stage
+from garmaxctl.shared import contract
+from garmaxctl.shared.stages import PLACEHOLDER_SMPL_IMAGE, STAGES, Stage
 from infra.components.data import PLACEHOLDER_LABEL
 from runtime.providers.bedrock import DEFAULT_MODEL as BEDROCK_MODEL
 from tests.conftest import free_port

@@ -7,8 +7,8 @@ import json
 import pytest
 from aws_cdk.assertions import Match
 
-from garmaxctl import contract
-from garmaxctl.stages import STAGES, Stage
+from garmaxctl.shared import contract
+from garmaxctl.shared.stages import STAGES, Stage
 from infra.components.storage import LIFECYCLE, bucket_logical_id
 from infra.stack import ACCESS, PROCESSORS
 

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from garmaxctl.errors import UsageError
 from garmaxctl.services.params import resolve_name
+from garmaxctl.shared.errors import UsageError
 from garmaxctl.stage.timerange import parse_time
 from tests.params.conftest import CANARY, Calls, Target, assert_envelope
 

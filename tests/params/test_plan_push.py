@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from garmaxctl.contract import PARAMS_BY_ENV_KEY
+from garmaxctl.shared.contract import PARAMS_BY_ENV_KEY
 from tests.params.conftest import (
     CANARY,
     VALUES,
@@ -224,7 +224,7 @@ def test_secrets_are_securestrings_with_the_stage_kms_alias(cli, full_env, dev: 
     seen: dict[str, dict] = {}
     ssm_calls.on_send("PutParameter", lambda body: seen.setdefault(body["Name"], body) and None)
     assert cli(*dev.args, "params", "push").exit_code == 0
-    from garmaxctl.contract import PARAMETERS
+    from garmaxctl.shared.contract import PARAMETERS
 
     for spec in PARAMETERS:
         body = seen[f"/garmaxai/DEV/{spec.path}"]

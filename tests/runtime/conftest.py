@@ -19,7 +19,7 @@ import pytest
 from moto import mock_aws
 from rt_helpers import CANARIES, PREFIX, PRICES, STAGE
 
-from garmaxctl import contract
+from garmaxctl.shared import contract
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from garmaxctl import contract
+from garmaxctl.shared import contract
 from runtime.testing import LambdaContext, api_gateway_event
 
 EVENTS_DIR = Path(__file__).parent / "events"

@@ -9,7 +9,7 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
-from garmaxctl import contract
+from garmaxctl.shared import contract
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLED = ("__init__.py", "contract.py", "stages.py", "errors.py")

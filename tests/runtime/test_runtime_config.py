@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from garmaxctl import stages
+from garmaxctl.shared import stages
 from runtime.config import (
     PARAMS_MAX_AGE_S,
     load_budgets,

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from rt_helpers import CANARIES, Scripted, call_api, drain, load_event, ready_session, sign
 
-from garmaxctl import contract
+from garmaxctl.shared import contract
 from runtime.config import ENV_VARS_READ
 
 RUNTIME_DIR = Path(__file__).resolve().parents[2] / "runtime"

@@ -8,7 +8,7 @@ import time
 import pytest
 from rt_helpers import CANARIES, USER, drain, load_event, sign
 
-from garmaxctl.contract import STRIPE_WEBHOOK_PATH
+from garmaxctl.shared.contract import STRIPE_WEBHOOK_PATH
 from runtime.testing import LambdaContext, api_gateway_event, sqs_event, sqs_record
 
 SECRET = CANARIES["stripe/webhook-secret"]

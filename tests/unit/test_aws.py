@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from garmaxctl import __version__
 from garmaxctl.aws import AwsTarget
-from garmaxctl.stages import get_stage_config
+from garmaxctl.shared.stages import get_stage_config
 
 
 def test_local_targets_the_emulator_with_test_credentials(monkeypatch) -> None:

@@ -24,7 +24,7 @@ def test_stage_local_imports_no_moto_or_aws_sdk() -> None:
 
 
 def test_require_running_fails_at_once_with_the_fix(monkeypatch, tmp_path) -> None:
-    from garmaxctl.errors import EmulatorNotRunningError
+    from garmaxctl.shared.errors import EmulatorNotRunningError
     from garmaxctl.stage import local
 
     endpoint = f"http://localhost:{free_port()}"  # nothing listens there

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from garmaxctl import contract
 from garmaxctl.settings import ALL_KEYS, load_env_file, parse_env_text
+from garmaxctl.shared import contract
 
 REPO = Path(__file__).resolve().parents[2]
 

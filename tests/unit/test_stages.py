@@ -9,8 +9,8 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from garmaxctl.errors import ConfigError, UsageError
-from garmaxctl.stages import (
+from garmaxctl.shared.errors import ConfigError, UsageError
+from garmaxctl.shared.stages import (
     PLACEHOLDER_SMPL_IMAGE,
     STAGES,
     Stage,
@@ -171,7 +171,7 @@ def test_smpl_image_defaults_to_the_placeholder_and_is_configurable_per_stage() 
 
 
 def test_stages_import_without_aws_cdk_or_boto3() -> None:
-    code = ("import sys, garmaxctl.stages, garmaxctl.contract; "
+    code = ("import sys, garmaxctl.shared.stages, garmaxctl.shared.contract; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('aws_cdk', 'boto3', 'botocore', 'pydantic', 'typer')))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -26,8 +26,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from garmaxctl import __version__, contract
-from garmaxctl.errors import GarmaxError, OperationError
+from garmaxctl import __version__
 from garmaxctl.result import CheckResult, Status
 from garmaxctl.services.idle import kinds
 from garmaxctl.services.idle.context import Context, Timeouts, gone, one_line
@@ -50,6 +49,8 @@ from garmaxctl.services.idle.snapshot import (
     Snapshot,
     SnapshotTooLargeError,
 )
+from garmaxctl.shared import contract
+from garmaxctl.shared.errors import GarmaxError, OperationError
 from garmaxctl.stage.http import http_call
 from garmaxctl.stage.idle_state import archive_param, read_snapshot, snapshot_param
 from garmaxctl.stage.prices import HOURS_PER_MONTH, prices_for

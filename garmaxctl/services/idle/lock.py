@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from garmaxctl import __version__
 from garmaxctl.aws import error_code
-from garmaxctl.errors import OperationError
 from garmaxctl.services.idle.context import StepFailed, one_line
+from garmaxctl.shared.errors import OperationError
 from garmaxctl.stage.idle_state import lock_param, not_found
 
 if TYPE_CHECKING:

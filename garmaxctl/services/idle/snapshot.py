@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from garmaxctl.contract import ADVANCED_TIER_LIMIT, STANDARD_TIER_LIMIT
-from garmaxctl.errors import OperationError
 from garmaxctl.services.idle import kinds
 from garmaxctl.services.idle.kinds import RawRecord, Record, ResourceKind, Value
+from garmaxctl.shared.contract import ADVANCED_TIER_LIMIT, STANDARD_TIER_LIMIT
+from garmaxctl.shared.errors import OperationError
 
 SCHEMA = 1
 MAX_REASON = 160  # characters of a failure's reason kept in the snapshot

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from garmaxctl import contract
-from garmaxctl.errors import UsageError
 from garmaxctl.services.params.tree import connect, read_tree, relative
+from garmaxctl.shared import contract
+from garmaxctl.shared.errors import UsageError
 
 if TYPE_CHECKING:
     from garmaxctl.stage.target import StageTarget

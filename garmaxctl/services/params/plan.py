@@ -14,9 +14,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from garmaxctl import contract
-from garmaxctl.contract import ADVANCED_TIER_LIMIT, STANDARD_TIER_LIMIT
-from garmaxctl.errors import UsageError
 from garmaxctl.services.params.tree import (
     SECURE,
     RemoteParameter,
@@ -26,6 +23,9 @@ from garmaxctl.services.params.tree import (
     read_tree,
     relative,
 )
+from garmaxctl.shared import contract
+from garmaxctl.shared.contract import ADVANCED_TIER_LIMIT, STANDARD_TIER_LIMIT
+from garmaxctl.shared.errors import UsageError
 
 if TYPE_CHECKING:
     from garmaxctl.settings import EnvFile
@@ -228,7 +228,7 @@ def check_pushable(plan: ParamsPlan) -> None:
 
 def plan_from_env(target: StageTarget, env: EnvFile, *, prune: bool = False,
                   replace_type: bool = False) -> ParamsPlan:
-    from garmaxctl.errors import ConfigError
+    from garmaxctl.shared.errors import ConfigError
 
     stage = target.name
     if not env.exists:

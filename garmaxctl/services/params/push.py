@@ -3,7 +3,7 @@
 :func:`apply_plan` writes the adds and changes with bounded concurrency (the client's
 adaptive retry mode absorbs throttling), then the deletes. Ctrl-C sets a flag instead of
 raising at an arbitrary point: what has not started is not attempted, the writes in flight
-finish, and :class:`~garmaxctl.errors.Interrupted` carries the report.
+finish, and :class:`~garmaxctl.shared.errors.Interrupted` carries the report.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from garmaxctl.aws import error_code
-from garmaxctl.errors import Interrupted
 from garmaxctl.services.params.plan import Action, ParamsPlan, PlanItem
 from garmaxctl.services.params.tree import SECURE, _error_text, _guard
+from garmaxctl.shared.errors import Interrupted
 
 if TYPE_CHECKING:
     from garmaxctl.stage.target import StageTarget

@@ -14,10 +14,11 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from garmaxctl import contract, redact
+from garmaxctl import redact
 from garmaxctl.aws import describe_error, error_code
-from garmaxctl.contract import Kind, ParamSpec
-from garmaxctl.errors import OperationError, UsageError
+from garmaxctl.shared import contract
+from garmaxctl.shared.contract import Kind, ParamSpec
+from garmaxctl.shared.errors import OperationError, UsageError
 
 if TYPE_CHECKING:
     from garmaxctl.stage.target import StageTarget

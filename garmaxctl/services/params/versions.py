@@ -13,9 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from garmaxctl import contract, redact
+from garmaxctl import redact
 from garmaxctl.aws import error_code
-from garmaxctl.errors import UsageError
 from garmaxctl.services.params.plan import (
     Action,
     ParamsPlan,
@@ -36,6 +35,8 @@ from garmaxctl.services.params.tree import (
     resolve_name,
     short_hash,
 )
+from garmaxctl.shared import contract
+from garmaxctl.shared.errors import UsageError
 
 if TYPE_CHECKING:
     from garmaxctl.stage.target import StageTarget

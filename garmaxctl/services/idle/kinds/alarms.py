@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from garmaxctl import contract
 from garmaxctl.services.idle.context import Gone
 from garmaxctl.services.idle.kinds.base import Attr, ResourceKind, Value
+from garmaxctl.shared import contract
 
 if TYPE_CHECKING:
     from garmaxctl.services.idle.context import Context

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     import datetime as dt
 
     from garmaxctl.services.idle.context import Context
+    from garmaxctl.shared.stages import StageConfig
     from garmaxctl.stage.prices import Prices
-    from garmaxctl.stages import StageConfig
 
 # An attribute's value as the snapshot stores it (and reports show it): a JSON value —
 # an int or None (unset), a bool, a status string, a {"min", "max"} dict, a list of

@@ -8,13 +8,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from garmaxctl import contract
 from garmaxctl.services.idle.kinds.base import Attr, ResourceKind, Value
+from garmaxctl.shared import contract
 
 if TYPE_CHECKING:
     from garmaxctl.services.idle.context import Context
+    from garmaxctl.shared.stages import StageConfig
     from garmaxctl.stage.prices import Prices
-    from garmaxctl.stages import StageConfig
 
 AURORA_AUTO_RESTART = dt.timedelta(days=7)
 _TRANSIENT_UP = {"starting", "backing-up", "modifying", "upgrading", "maintenance",

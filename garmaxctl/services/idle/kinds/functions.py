@@ -14,9 +14,9 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from garmaxctl import contract
 from garmaxctl.aws import error_code
 from garmaxctl.services.idle.kinds.base import Attr, ResourceKind, Value
+from garmaxctl.shared import contract
 
 if TYPE_CHECKING:
     from garmaxctl.services.idle.context import Context

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from garmaxctl import contract
 from garmaxctl.services.idle.kinds.base import Attr, ResourceKind, Value
+from garmaxctl.shared import contract
 from garmaxctl.stage.idle_state import not_found
 
 if TYPE_CHECKING:

@@ -6,14 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from garmaxctl import contract
 from garmaxctl.services.idle.context import Gone
 from garmaxctl.services.idle.kinds.base import Attr, ResourceKind, Value
+from garmaxctl.shared import contract
 
 if TYPE_CHECKING:
     from garmaxctl.services.idle.context import Context
+    from garmaxctl.shared.stages import StageConfig
     from garmaxctl.stage.prices import Prices
-    from garmaxctl.stages import StageConfig
 
 
 class Scaling(TypedDict):

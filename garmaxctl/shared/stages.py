@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from garmaxctl.errors import ConfigError, UsageError
+from garmaxctl.shared.errors import ConfigError, UsageError
 
 
 class Stage(StrEnum):
