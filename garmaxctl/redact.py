@@ -40,18 +40,23 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 
 def register(*values: str | None) -> None:
     """Remember secret values so that nothing printed afterwards contains them."""
+    import json
+
     with _lock:
         for value in values:
-            if value and len(value) >= _MIN_SECRET_LEN:
-                _secrets.add(value)
-                # Also its JSON-escaped form, as it appears in request bodies and documents.
-                import json
-
-                escaped = json.dumps(value)[1:-1]
+            if not value or len(value) < _MIN_SECRET_LEN:
+                continue
+            # As written, and on one line: error messages are collapsed to one line
+            # (``" ".join(text.split())``) before they are redacted, so a multi-line
+            # secret echoed in an AWS error would otherwise slip through.
+            for plain in {value, " ".join(value.split())}:
+                if len(plain) < _MIN_SECRET_LEN:
+                    continue
+                _secrets.add(plain)
+                # Also its JSON-escaped form, as it appears in request bodies and documents,
+                escaped = json.dumps(plain)[1:-1]
                 # ... and as a repr shows either (a bytes body: backslashes doubled).
-                for form in (escaped, repr(value)[1:-1], repr(escaped)[1:-1]):
-                    if form != value:
-                        _secrets.add(form)
+                _secrets.update((escaped, repr(plain)[1:-1], repr(escaped)[1:-1]))
 
 
 def forget_all() -> None:
