@@ -47,8 +47,9 @@ from typing import Any
 import boto3
 import pytest
 
-from garmaxctl import contract, redact, registry
+from garmaxctl import redact, registry
 from garmaxctl.settings import load_env_file
+from garmaxctl.shared import contract
 from tests.conftest import free_port
 from tests.params.conftest import (  # noqa: F401  (fixtures, shared with tests/params)
     VALUES,
