@@ -163,7 +163,7 @@ def classify(exc: BaseException) -> tuple[int, str, str, Any]:
     if isinstance(exc, BrokenPipeError):
         return ExitCode.FAILURE, "broken_pipe", "output closed early", None
     name = type(exc).__name__
-    detail = " ".join(str(exc).split())[:300]
+    detail = redact.redact(" ".join(str(exc).split()))[:300]  # redacted before it is cut
     return (ExitCode.FAILURE, "internal_error",
             f"unexpected error: {name}: {detail} (rerun with --verbose for a traceback, and "
             "report it)", None)

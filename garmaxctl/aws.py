@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from garmaxctl import __version__
+from garmaxctl import __version__, redact
 from garmaxctl.shared.errors import AccountMismatchError, AwsError, CredentialsError, GarmaxError
 from garmaxctl.shared.stages import StageConfig
 
@@ -234,8 +234,6 @@ class AwsProblem:
 
 def describe_error(exc: BaseException) -> AwsProblem:
     """The one formatter of AWS errors: every service reports a failed call through it."""
-    from garmaxctl import redact
-
     response = getattr(exc, "response", None)
     if isinstance(response, dict) and response.get("Error"):
         error = response.get("Error") or {}
@@ -279,7 +277,7 @@ def translate_error(exc: BaseException, stage: str) -> GarmaxError:
     if isinstance(response, dict):
         error = response.get("Error", {}) or {}
         code = str(error.get("Code", "Unknown"))
-        message = " ".join(str(error.get("Message", "")).split())[:200]
+        message = redact.redact(" ".join(str(error.get("Message", "")).split()))[:200]
         operation = getattr(exc, "operation_name", "the call")
         if code in _ACCESS_DENIED:
             return AwsError(f"access denied for {operation} on stage {stage}: {message}",
@@ -295,4 +293,5 @@ def translate_error(exc: BaseException, stage: str) -> GarmaxError:
             return CredentialsError(f"AWS rejected the credentials for stage {stage} ({code})",
                                     code="invalid_credentials", hint=login_hint)
         return AwsError(f"AWS error {code} in {operation}: {message}", code="aws_error")
-    return AwsError(f"AWS client error: {name}: {' '.join(str(exc).split())[:200]}")
+    return AwsError(f"AWS client error: {name}: "
+                    f"{redact.redact(' '.join(str(exc).split()))[:200]}")

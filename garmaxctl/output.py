@@ -166,7 +166,7 @@ def _cell(value: Any) -> Any:
         value = value.value
     if isinstance(value, (dt.datetime, dt.date)):
         return str(to_jsonable(value))
-    text = str(value)
+    text = _redacted(str(value))  # defence in depth, as for JSON documents
     style = STATUS_STYLE.get(text.lower())
     return Text(text, style=style) if style else Text(text)
 

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from garmaxctl import redact
 from garmaxctl.aws import describe_error
 from garmaxctl.result import PASS_WORDS, CheckResult, Status, count
 from garmaxctl.services.health import prepare, run_health
@@ -238,6 +239,7 @@ class Checklist:
         try:
             secret = self.target.client("ssm").get_parameter(
                 Name=path, WithDecryption=True)["Parameter"]["Value"]
+            redact.register(secret)  # it signs a request below: never in any output
         except Exception as exc:
             if "ParameterNotFound" not in describe_error(exc).code:
                 raise
@@ -536,7 +538,7 @@ class Checklist:
                     from garmaxctl.shared.errors import GarmaxError
 
                     reason = exc.one_line() if isinstance(exc, GarmaxError) else \
-                        f"{type(exc).__name__}: {describe_error(exc).code} {exc}"[:300]
+                        describe_error(exc).line()
                     rows.append(row(item, section, FAIL, f"could not check: {reason}",
                                     "rerun with --verbose; check permissions"))
         return rows
