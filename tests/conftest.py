@@ -131,3 +131,18 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
 
         assert state is None or not pid_alive(state["pid"])
         assert not port_in_use(stack.port) and not port_in_use(stack.api_port)
+
+
+@pytest.fixture(scope="session")
+def emulator_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """One real embedded emulator (a subprocess, no stack deployed) for the session, shared
+    by every test that needs a bare emulator; each resets it as it needs."""
+    from garmaxctl.local import supervisor
+
+    port = free_port()
+    state_dir = tmp_path_factory.mktemp("params-emulator")
+    supervisor.start_detached(port, state_dir)
+    try:
+        yield port
+    finally:
+        supervisor.stop(state_dir)

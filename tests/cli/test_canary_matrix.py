@@ -54,7 +54,6 @@ from tests.conftest import free_port
 from tests.params.conftest import (  # noqa: F401  (fixtures, shared with tests/params)
     VALUES,
     aws_error,
-    emulator_port,
     env_text,
     ssm_calls,
 )
@@ -280,7 +279,7 @@ def test_a_multi_line_secret_is_masked_once_collapsed_to_one_line() -> None:
 # ----------------------------------------------------------------------------- fixtures
 
 @pytest.fixture(scope="module")
-def emulator_log(emulator_port: int, tmp_path_factory: pytest.TempPathFactory  # noqa: F811
+def emulator_log(emulator_port: int, tmp_path_factory: pytest.TempPathFactory
                  ) -> Path:
     """The shared emulator's log file (found through its state file, by its port)."""
     for state in tmp_path_factory.getbasetemp().glob("*/emulator.json"):
@@ -348,7 +347,7 @@ def scan(*, stdout: str, stderr: str, state_dir: Path, project: Path, log: Path,
 
 @pytest.mark.parametrize(("scenario", "fmt", "verbose"), CASES)
 def test_no_canary_leaks(scenario: Scenario, fmt: str, verbose: bool, cli, write_env, project: Path,
-                         emulator_port: int, emulator_log: Path,  # noqa: F811
+                         emulator_port: int, emulator_log: Path,
                          monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest,
                          tmp_path_factory: pytest.TempPathFactory) -> None:
     env_file = write_env(GOOD_ENV if scenario.env == "good" else BAD_ENV)
@@ -441,7 +440,7 @@ def _assumed_credentials(port: int) -> set[str]:
 @pytest.mark.parametrize("fmt", ["table", "json"])
 @pytest.mark.parametrize("name", list(ROLE_RUNS))
 def test_an_assumed_roles_credentials_never_appear(name: str, fmt: str, cli, write_env,
-                                                   project: Path, emulator_port: int,  # noqa: F811
+                                                   project: Path, emulator_port: int,
                                                    emulator_log: Path,
                                                    tmp_path_factory: pytest.TempPathFactory,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,7 +21,6 @@ from tests.cli.conftest import (  # noqa: F401
     project,
     write_env,
 )
-from tests.conftest import free_port
 
 MOTO_ACCOUNT = "123456789012"
 CANARY = "canary-5ecret-7f3a9c-never-print"
@@ -130,20 +129,6 @@ def dev(mocked: None) -> Target:
 @pytest.fixture
 def prod(mocked: None) -> Target:
     return Target("PROD", boto3.client("ssm", region_name="us-east-1"))
-
-
-@pytest.fixture(scope="session")
-def emulator_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """One real embedded emulator (a subprocess) for the session; reset per test."""
-    from garmaxctl.local import supervisor
-
-    port = free_port()
-    state_dir = tmp_path_factory.mktemp("params-emulator")
-    supervisor.start_detached(port, state_dir)
-    try:
-        yield port
-    finally:
-        supervisor.stop(state_dir)
 
 
 @pytest.fixture
