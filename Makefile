@@ -46,7 +46,11 @@ $(LOCK_STAMP): | $(LOCK)
 	@touch $@
 
 $(PY_STAMP): $(LOCK_STAMP) | pyproject.toml
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@# editable_mode=compat: the checkout goes on sys.path through a plain .pth instead of an
+	@# import hook, which costs every garmaxctl start ~10-20 ms (benchmarks/bench_startup.py).
+	@# setuptools calls the mode transitional; it is pinned in requirements.lock.
+	$(BIN)/python -W ignore -m pip install --quiet --no-deps --no-build-isolation \
+		--config-settings editable_mode=compat -e .
 	@rm -f $(VENV)/.stamp-project-*
 	@touch $@
 

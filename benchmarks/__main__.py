@@ -25,7 +25,7 @@ def render(result: BenchResult) -> str:
         note = f"  {figure.note}" if figure.note else ""
         lines.append(f"  {figure.label:<{width}}  {figure.seconds:8.2f} s  (runs: {runs}){note}")
     for label, value in result.ratios:
-        lines.append(f"  ratio  {label}: {value:.1f}x")
+        lines.append(f"  ratio  {label}: {value:.2f}x")
     lines += [f"  note   {n}" for n in result.notes]
     return "\n".join(lines)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -139,6 +138,8 @@ def handle_exception(exc: BaseException) -> int:
     # --verbose: the traceback of a bug, or of the AWS/OS error behind a GarmaxError.
     expected = isinstance(exc, GarmaxError) and exc.__cause__ is None
     if verbose and not expected and exit_code not in (ExitCode.USAGE, ExitCode.INTERRUPTED):
+        import traceback
+
         sys.stderr.write(redact.redact("".join(traceback.format_exception(exc))))
     output.emit_error(code, redact.redact(message), exit_code, data)
     return exit_code

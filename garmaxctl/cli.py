@@ -24,11 +24,11 @@ from typer.core import TyperCommand, TyperGroup
 
 from garmaxctl import output, registry
 from garmaxctl.shared.errors import ConfirmationDeclined, ConfirmationRequired
-from garmaxctl.shared.stages import Stage, StageConfig, get_stage_config, normalize_stage
 
 if TYPE_CHECKING:
     from garmaxctl.aws import AwsTarget
     from garmaxctl.settings import EnvFile
+    from garmaxctl.shared.stages import Stage, StageConfig
     from garmaxctl.stage.target import StageTarget
 
 
@@ -49,10 +49,14 @@ class GlobalOptions:
 
     @classmethod
     def create(cls, *, stage: str, **kwargs: Any) -> GlobalOptions:
+        from garmaxctl.shared.stages import normalize_stage  # not on --help's path
+
         return cls(stage=normalize_stage(stage), **kwargs)
 
     @property
     def stage_config(self) -> StageConfig:
+        from garmaxctl.shared.stages import get_stage_config
+
         return get_stage_config(self.stage)
 
     @property
@@ -105,7 +109,7 @@ def confirm(opts: GlobalOptions, action: str, *, always: bool = False,
     ``--yes`` approves. Without it, a terminal is asked; without a terminal the change is
     refused (exit 2) — nothing ever waits for input in CI.
     """
-    needed = always or opts.stage is Stage.PROD
+    needed = always or opts.stage.value == "PROD"
     if not needed or opts.yes:
         return
     if not stdin_is_tty():
