@@ -18,6 +18,12 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}%"
 
 
+def short(name: str, width: int = 24) -> str:
+    """A long id shortened in the middle, so an 80-column table never breaks it (JSON keeps
+    it whole)."""
+    return name if len(name) <= width else f"{name[:width - 9]}…{name[-8:]}"
+
+
 def status(ctx: typer.Context) -> output.Outcome:
     """Today's spend per provider and in total against the daily budgets, the breaker's
     level (normal, warn 80%, Bedrock off 90%, rendering off 100%), the users closest to
@@ -44,7 +50,7 @@ def status_outcome(s: Any) -> output.Outcome:
     q = s.quotas
     tables.append(output.Table(
         columns=("user", "try-ons", "renders", "running", "quota used"),
-        rows=[(u.user, f"{u.tryons}/{q['max_tryons_per_user_daily']}",
+        rows=[(short(u.user), f"{u.tryons}/{q['max_tryons_per_user_daily']}",
                f"{u.renders}/{q['max_renders_per_user_daily']}",
                f"{u.concurrent}/{q['max_concurrent_renders_per_user']}",
                _pct(u.percent)) for u in s.top_users],

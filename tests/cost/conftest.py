@@ -23,6 +23,7 @@ import pytest
 
 from garmaxctl.shared import contract
 from tests.cli.conftest import Run, assert_envelope, cli, project, write_env  # noqa: F401
+from tests.health.conftest import dev, fake_api  # noqa: F401
 
 ACCOUNT = "123456789012"
 
