@@ -113,6 +113,17 @@ REGISTRY: tuple[Entry, ...] = (
             "smoke", mutates=True),
     command("status", "Version, health, alarms, idle state and today's spend.", "status"),
 
+    group("cost", "The stage's cost from Cost Explorer: report, forecast ($0.01 a request, "
+                  "cached 6 h)."),
+    command("cost report", "The stage's cost beside the account's, by service, usage type "
+                           "or function.", "cost"),
+    command("cost forecast", "The cost to the end of the month, with its prediction "
+                             "interval.", "cost"),
+
+    group("budget", "Today's AI spend against the daily budgets and the breaker."),
+    command("budget status", "Spend per provider, breaker level, top users, AWS Budgets.",
+            "budget"),
+
     group("local", "Run the LOCAL stage on this machine: the embedded AWS emulator, the "
                    "deployed stack, the local API and workers."),
     command("local up", "Start the emulator, deploy LOCAL, serve the API; Ctrl-C stops all.",

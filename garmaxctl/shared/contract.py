@@ -18,6 +18,8 @@ from enum import StrEnum
 STACK_NAME_PREFIX = "GarmaxAiStack"
 TAG_STAGE = "garmaxai:stage"
 TAG_PROJECT = "garmaxai:project"
+# On each function: its contract.Function name (a cost allocation tag: `cost report --by function`).
+TAG_FUNCTION = "garmaxai:function"
 PROJECT = "garmaxai"
 
 

@@ -8,13 +8,15 @@ with the runtime's own ``breaker_state`` (so garmaxctl and the breaker never dis
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from garmaxctl.shared import contract
-from garmaxctl.shared.stages import Budgets
+from garmaxctl.shared.stages import Budgets, Quotas
 
 if TYPE_CHECKING:
     from garmaxctl.stage.target import StageTarget
+    from runtime.domain.budget import BreakerState
 
 
 def read_budgets(target: StageTarget) -> tuple[Budgets, list[str]]:
@@ -36,16 +38,50 @@ def read_budgets(target: StageTarget) -> tuple[Budgets, list[str]]:
                       for attr in contract.BUDGET_PARAMS}), defaulted
 
 
-def todays_spend(target: StageTarget) -> dict[str, Any] | None:
-    """Today's spend against the daily budget and the breaker's level (None: no ledger)."""
+def read_quotas(target: StageTarget) -> Quotas:
+    """The per-user quotas from Parameter Store, each falling back to the stage's default
+    (what the runtime's ``load_quotas`` reads)."""
+    prefix = contract.params_prefix(target.name)
+    names = {prefix + contract.PARAMS_BY_ENV_KEY[attr.upper()].path: attr
+             for attr in ("max_tryons_per_user_daily", "max_renders_per_user_daily",
+                          "max_concurrent_renders_per_user")}
+    values: dict[str, int] = {}
+    for parameter in target.client("ssm").get_parameters(Names=list(names))["Parameters"]:
+        try:
+            number = int(float(parameter["Value"]))
+        except (KeyError, ValueError):
+            continue
+        if number >= 0:
+            values[names[parameter["Name"]]] = number
+    return replace(target.config.quotas, **values)
+
+
+def today() -> str:
+    """The UTC day the budgets and quotas reset on."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
+
+
+def breaker(target: StageTarget, day: str | None = None
+            ) -> tuple[BreakerState, list[str]] | None:
+    """The runtime's own ``breaker_state`` for the day (today by default) with the budgets
+    from Parameter Store, and the budget parameters that fell back (None: no ledger)."""
     from runtime.domain.budget import breaker_state
 
     ledger = target.output(contract.OutputKey.LEDGER_TABLE)
     if not ledger:
         return None
-    day = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
     budgets, defaulted = read_budgets(target)
-    state = breaker_state(ledger, target.name, day, target.client("dynamodb"), budgets)
+    state = breaker_state(ledger, target.name, day or today(), target.client("dynamodb"),
+                          budgets)
+    return state, defaulted
+
+
+def todays_spend(target: StageTarget) -> dict[str, Any] | None:
+    """Today's spend against the daily budget and the breaker's level (None: no ledger)."""
+    found = breaker(target)
+    if found is None:
+        return None
+    state, defaulted = found
     return {"day": state.day, "spent_usd": state.spent_usd, "budget_usd": state.budget_usd,
             "percent": state.percent, "level": state.level.value, "renders": state.renders,
             "budget_defaults": defaulted}

@@ -1,7 +1,8 @@
 """The price table: what one stage's billed-by-the-hour resources cost while they run.
 
 On-demand list prices, us-east-1, USD per hour (docs/idle.md, "Price table"). ``idle status``
-estimates its saving from it; other commands may read it too.
+estimates its saving from it; LOCAL's Cost Explorer bridge prices Lambda usage with it
+(pure data: the emulator's process imports it too).
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ FARGATE_GB_HOUR = 0.004445
 NAT_GATEWAY_HOUR = 0.045
 AURORA_HOURLY = {"db.t4g.medium": 0.073, "db.t4g.large": 0.146, "db.r5.large": 0.29}
 CACHE_HOURLY = {"cache.t3.micro": 0.017, "cache.t3.small": 0.034, "cache.r5.large": 0.216}
+# Usage prices (us-east-1, x86_64, before the free tier): what LOCAL's Cost Explorer bridge
+# charges for the Lambda work that really ran there (docs/cost.md).
+LAMBDA_REQUEST = 0.0000002  # $0.20 per million requests
+LAMBDA_GB_SECOND = 0.0000166667
 
 
 @dataclass(frozen=True)

@@ -34,3 +34,25 @@ def parse_time(text: str, *, now: dt.datetime | None = None) -> dt.datetime:
         raise UsageError(f"the time {text!r} is in the future", code="bad_time",
                          hint="give a past time")
     return moment.astimezone(dt.UTC)
+
+
+def parse_range(*, since: str | None = None, from_: str | None = None,
+                until: str | None = None, default_since: str = "1h",
+                now: dt.datetime | None = None) -> tuple[dt.datetime, dt.datetime]:
+    """A time range as ``--since X`` or ``--from A [--until B]`` (``--until`` defaults to
+    now): (start, end), both in UTC. ``--since`` with ``--from``, or a start after the end,
+    is a usage error (exit 2, code ``bad_time``)."""
+    now = now or dt.datetime.now(dt.UTC)
+    if since is not None and from_ is not None:
+        raise UsageError("give either --since or --from/--until, not both", code="bad_time")
+    if until is not None and from_ is None:
+        raise UsageError("--until needs --from", code="bad_time",
+                         hint="--from 2025-01-01 --until 2025-02-01, or --since 30d")
+    if from_ is None:
+        return parse_time(since or default_since, now=now), now
+    start = parse_time(from_, now=now)
+    end = parse_time(until, now=now) if until is not None else now
+    if start >= end:
+        raise UsageError(f"--from {from_} is not before --until {until or 'now'}",
+                         code="bad_time", hint="swap them, or give a later --until")
+    return start, end

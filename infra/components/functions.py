@@ -6,6 +6,7 @@
 - Its own role with no managed policy: write access to its own log group only, then
   whatever the stack grants with ``grant_*``; ``ssm:GetParameter*`` only on the paths of
   ``contract.FUNCTION_PARAMS`` for this function.
+- Tagged ``garmaxai:function`` = its ``contract.Function`` name (a cost allocation tag).
 - Environment: names only (contract.RuntimeEnv, table and bucket variables), never a value
   from ``.env``; secrets are read from Parameter Store at run time.
 """
@@ -104,6 +105,8 @@ class ServiceFunction(Construct):
                          if vpc else None),
             security_groups=list(security_groups) if vpc else None,
         )
+        # A cost allocation tag: `garmaxctl cost report --by function` (docs/cost.md).
+        cdk.Tags.of(self.function).add(contract.TAG_FUNCTION, str(function))
         self.reserved_concurrency = reserved_concurrency
         self._grant_parameters(stack, stage, contract.FUNCTION_PARAMS.get(function, ()))
         acknowledge(

@@ -569,6 +569,16 @@ def test_every_taggable_resource_carries_the_stage_tag(synth):
         assert synth.props("UserPool")["UserPoolTags"][contract.TAG_STAGE] == synth.stage.value
 
 
+def test_each_function_carries_its_function_tag_for_cost_reports(synth):
+    # `cost report --by function` groups Cost Explorer by this tag (docs/cost.md).
+    found = {}
+    for res in synth.of_type("AWS::Lambda::Function").values():
+        tags = {t["Key"]: t["Value"] for t in res["Properties"]["Tags"]}
+        found[res["Properties"]["FunctionName"]] = tags.get(contract.TAG_FUNCTION)
+    assert found == {contract.function_name(f, synth.stage.value): f.value
+                     for f in contract.Function}
+
+
 def test_template_has_a_single_match_for_core_assertions(synth):
     # aws_cdk.assertions on the same template, as a cross-check of the dict-based tests.
     synth.assertions.resource_count_is("AWS::Lambda::Function", len(contract.Function))

@@ -79,6 +79,7 @@ def install_bridges() -> list[BridgeInfo]:
         from . import cfn_models, patches
 
         infos = [patch() for patch in patches.ALL_PATCHES]
+        infos.append(__import__(f"{__name__}.cost_explorer", fromlist=["_"]).bridge_cost_explorer())
         infos.extend(
             BridgeInfo(
                 f"cfn-model:{model.cloudformation_type()}",
