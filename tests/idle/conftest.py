@@ -112,6 +112,17 @@ class DevStage:
         except ClientError:
             return None
 
+    def snapshot(self) -> dict[str, Any]:
+        """The stage's idle snapshot document (fails the test if there is none)."""
+        import json
+
+        from garmaxctl.stage.idle_state import snapshot_param
+
+        value = self.parameter(snapshot_param(self.stage))
+        assert value is not None, "no idle snapshot"
+        document: dict[str, Any] = json.loads(value)
+        return document
+
     def parameters_under(self, prefix: str) -> list[str]:
         ssm = builder.client("ssm")
         names = []
