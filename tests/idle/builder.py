@@ -41,6 +41,8 @@ class StageSpec:
     services: list[ServiceSpec] = field(default_factory=list)
     clusters: dict[str, str] = field(default_factory=dict)  # identifier -> available|stopped
     alarm_actions: bool | None = False  # None: no activity alarm
+    # The stage's paging alarms GarmaxAI-{Name}-{STAGE}: name -> ActionsEnabled.
+    paging_alarms: dict[str, bool] = field(default_factory=dict)
 
 
 def default_spec(stage: str = "DEV") -> StageSpec:
@@ -54,6 +56,8 @@ def default_spec(stage: str = "DEV") -> StageSpec:
         services=[ServiceSpec("Smpl", desired=1, scaling=(1, 4))],
         clusters={contract.database_cluster_id(stage): "available"},
         alarm_actions=False,
+        paging_alarms={"ApiErrorRate": True, "TryonDlqNotEmpty": True,
+                       "LambdaDuration": False},
     )
 
 
@@ -133,6 +137,12 @@ def build(spec: StageSpec) -> None:
             Statistic="Maximum", Period=300, EvaluationPeriods=1, Threshold=0,
             ComparisonOperator="GreaterThanThreshold", ActionsEnabled=spec.alarm_actions,
             AlarmActions=[f"arn:aws:sns:{REGION}:{ACCOUNT}:alerts"])
+    for alarm, actions in spec.paging_alarms.items():
+        client("cloudwatch").put_metric_alarm(
+            AlarmName=contract.alarm_name(alarm, stage), MetricName="Errors",
+            Namespace="AWS/Lambda", Statistic="Sum", Period=60, EvaluationPeriods=1,
+            Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold",
+            ActionsEnabled=actions, AlarmActions=[f"arn:aws:sns:{REGION}:{ACCOUNT}:alerts"])
 
 
 def observe(stage: str = "DEV") -> dict[str, Any]:
@@ -184,6 +194,7 @@ def idle_expectations(before: dict[str, Any], stage: str = "DEV") -> dict[str, A
             expected[key] = (0, value[1])
         elif kind == "cluster":
             expected[key] = "stopped"
-        elif kind == "alarm":
-            expected[key] = True
+        elif kind == "alarm" and name.endswith(f"-{stage}"):
+            # The activity alarm pages while idle; every other alarm is paused.
+            expected[key] = name == contract.alarm_name(contract.Alarm.ACTIVITY, stage)
     return expected

@@ -27,7 +27,7 @@ def test_down_status_up_in_json(dev, cli) -> None:
     data = document["data"]
     assert data["outcome"] == "idle" and data["phase"] == "idle"
     assert data["kept_running"] == ["GarmaxAi-StripeWebhook-DEV"]
-    assert sum(s["status"] == "done" for s in data["steps"]) == 13
+    assert sum(s["status"] == "done" for s in data["steps"]) == 15
 
     result, document = cli.json("-s", "dev", "idle", "status")
     assert result.exit_code == 0
@@ -50,7 +50,7 @@ def test_table_output_names_steps_kept_function_and_summary(dev, cli) -> None:
     dev.build()
     result = cli("-s", "dev", "idle", "down", "--dry-run")
     assert result.exit_code == 0
-    assert "dry run: 13 change(s) planned" in result.stdout
+    assert "dry run: 15 change(s) planned" in result.stdout
     assert "GarmaxAi-Api-DEV" in result.stdout and "planned" in result.stdout
     result = cli("-s", "dev", "idle", "down")
     assert "kept running: GarmaxAi-StripeWebhook-DEV" in result.stdout

@@ -44,8 +44,8 @@ def _rerun(dev: DevStage, action: str) -> idle.IdleReport:
 
 # The uninterrupted runs' mutating calls on the default stage (asserted below): lock,
 # snapshot, then each change followed by its recorded result, then the lock's release.
-DOWN_CALLS = 30
-UP_CALLS = 31
+DOWN_CALLS = 34
+UP_CALLS = 35
 
 
 def test_the_cases_cover_every_mutating_call(monkeypatch) -> None:

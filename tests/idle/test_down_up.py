@@ -56,7 +56,7 @@ def test_snapshot_is_written_before_any_change(dev) -> None:
         return False
 
     dev.engine(FaultInjector(when=first_change)).down()
-    assert seen["operation"] == "PutFunctionConcurrency"  # ingress first
+    assert seen["operation"] == "DisableAlarmActions"  # paging alarms first
     document = json.loads(seen["snapshot"])
     assert document["phase"] == "applying"
     api = contract.function_name(contract.Function.API, STAGE)
@@ -86,17 +86,22 @@ def test_snapshot_document_is_versioned_and_records_who_when_plan_and_each_step(
     assert service["desired"] == 1 and service["scaling"] == {"min": 1, "max": 4}
     assert resources["clusters"] == {"garmaxai-cluster-dev": {"status": "available",
                                                               "instances": 0}}
-    assert resources["alarms"] == {"GarmaxAI-IdleActivity-DEV": {"actions": False}}
+    assert resources["alarms"] == {"GarmaxAI-ApiErrorRate-DEV": {"actions": True},
+                                   "GarmaxAI-IdleActivity-DEV": {"actions": False},
+                                   "GarmaxAI-LambdaDuration-DEV": {"actions": False},
+                                   "GarmaxAI-TryonDlqNotEmpty-DEV": {"actions": True}}
     assert "not supported" in document["provisioned_concurrency"]
     # The plan, and each step's result as it completed.
-    assert len(document["plan"]) == 13
-    assert [key for key, _ in document["plan"]][:2] == [
+    assert len(document["plan"]) == 15
+    assert [key for key, _ in document["plan"]][:4] == [
+        "alarm:GarmaxAI-ApiErrorRate-DEV", "alarm:GarmaxAI-TryonDlqNotEmpty-DEV",
         "reserved:GarmaxAi-Api-DEV", f"mapping:{next(iter(resources['mappings']))}"]
     assert set(document["steps"]["down"]) == {key for key, _ in document["plan"]}
     assert all(re.fullmatch(r"done \+\d+s", step) for step in document["steps"]["down"].values())
 
 
-def test_apply_order_is_ingress_consumers_rules_ecs_aurora_alarm_and_up_reverses_it(dev) -> None:
+def test_apply_order_is_paging_ingress_consumers_rules_ecs_aurora_alarm_and_up_reverses_it(
+        dev) -> None:
     dev.build()
     calls: list[str] = []
 
@@ -110,11 +115,12 @@ def test_apply_order_is_ingress_consumers_rules_ecs_aurora_alarm_and_up_reverses
 
     dev.engine(FaultInjector(when=record)).down()
     ops = [c.split()[0] for c in calls]
-    assert ops == (["PutFunctionConcurrency"] + ["UpdateEventSourceMapping"] * 3
+    assert ops == (["DisableAlarmActions"] * 2  # paging alarms paused before the API stops
+                   + ["PutFunctionConcurrency"] + ["UpdateEventSourceMapping"] * 3
                    + ["PutFunctionConcurrency"] * 3 + ["DisableRule"] * 2
                    + ["RegisterScalableTarget", "UpdateService", "StopDBCluster",
                       "EnableAlarmActions"])
-    assert calls[0].endswith("GarmaxAi-Api-DEV")
+    assert calls[2].endswith("GarmaxAi-Api-DEV")
     assert not any("StripeWebhook" in c for c in calls)  # payments keep arriving
     calls.clear()
     dev.engine(FaultInjector(when=record)).up()
@@ -122,7 +128,8 @@ def test_apply_order_is_ingress_consumers_rules_ecs_aurora_alarm_and_up_reverses
     assert up_ops == (["DisableAlarmActions", "StartDBCluster", "UpdateService",
                        "RegisterScalableTarget"] + ["EnableRule"] * 2
                       + ["PutFunctionConcurrency"] * 3 + ["UpdateEventSourceMapping"] * 3
-                      + ["DeleteFunctionConcurrency"])
+                      + ["DeleteFunctionConcurrency"]
+                      + ["EnableAlarmActions"] * 2)  # paging alarms back last
 
 
 def test_unset_concurrency_is_restored_unset_and_disabled_rules_stay_disabled(dev) -> None:
@@ -194,13 +201,13 @@ def test_dry_run_prints_the_plan_and_changes_nothing(dev) -> None:
     before = dev.observe()
     report = dev.engine().down(dry_run=True)
     assert report.outcome == "planned" and report.dry_run
-    assert sum(s.status == "planned" for s in report.steps) == 13
+    assert sum(s.status == "planned" for s in report.steps) == 15
     assert dev.observe() == before
     assert dev.parameters_under(contract.ops_prefix(STAGE)) == []
     dev.engine().down()
     idle_state = dev.observe()
     up_plan = dev.engine().up(dry_run=True)
-    assert sum(s.status == "planned" for s in up_plan.steps) == 13
+    assert sum(s.status == "planned" for s in up_plan.steps) == 15
     assert dev.observe() == idle_state and dev.parameter(SNAPSHOT) is not None
 
 

@@ -39,6 +39,9 @@ def stage_specs(draw: st.DrawFn) -> builder.StageSpec:
         clusters={contract.database_cluster_id("DEV"):
                   draw(st.sampled_from(["available", "stopped"]))},
         alarm_actions=draw(st.one_of(st.none(), st.booleans())),
+        paging_alarms={name: draw(st.booleans()) for name in draw(st.lists(
+            st.sampled_from(["ApiErrorRate", "LambdaErrors", "BillingDlqNotEmpty"]),
+            unique=True, max_size=3))},
     )
 
 

@@ -1,10 +1,11 @@
 """The resource kinds idle changes and restores, registered in one place.
 
-``GROUPS`` is the apply order of ``down`` (``up`` runs the exact reverse): ingress
-(producers' reserved concurrency 0) -> SQS consumers paused by disabling their event source
-mappings -> then their concurrency 0 -> the bus's rules disabled -> ECS services at 0 ->
-Aurora clusters stopped -> the activity alarm's actions enabled. ``KINDS`` is the registry,
-in discovery order (the order of the snapshot's ``resources`` sections).
+``GROUPS`` is the apply order of ``down`` (``up`` runs the exact reverse): the paging
+alarms' actions disabled -> ingress (producers' reserved concurrency 0) -> SQS consumers
+paused by disabling their event source mappings -> then their concurrency 0 -> the bus's
+rules disabled -> ECS services at 0 -> Aurora clusters stopped -> the activity alarm's
+actions enabled. ``KINDS`` is the registry, in discovery order (the order of the
+snapshot's ``resources`` sections).
 
 Adding a kind: a ``ResourceKind`` subclass in a module here, and one line in ``KINDS``
 (plus its group in ``GROUPS`` if its attributes take a new place in the apply order).
@@ -20,8 +21,8 @@ from garmaxctl.services.idle.kinds.mappings import Mappings
 from garmaxctl.services.idle.kinds.rules import Rules
 from garmaxctl.services.idle.kinds.services import Services
 
-GROUPS: tuple[str, ...] = ("ingress", "mappings", "consumers", "rules", "ecs", "aurora",
-                           "alarm")
+GROUPS: tuple[str, ...] = ("paging", "ingress", "mappings", "consumers", "rules", "ecs",
+                           "aurora", "alarm")
 
 KINDS: tuple[ResourceKind, ...] = (
     Functions(),
