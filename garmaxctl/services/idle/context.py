@@ -60,6 +60,9 @@ class Context:
         self.timeouts = timeouts
         self.notes: list[str] = []  # what a run tells its reader (a bus not found, ...)
         self.provisioned_supported: bool | None = None  # None: not asked yet
+        # Called at every poll of every wait: raises StepFailed once the run no longer
+        # holds its lock (``IdleLock.check``), so no step outlives the run's lease.
+        self.guard: Callable[[], None] = lambda: None
         self._memo: dict[Any, Any] = {}
 
     def client(self, service: str) -> Any:
@@ -85,19 +88,31 @@ class Context:
     def wait(self, check: Callable[[], bool], timeout: float, what: str) -> None:
         """Poll ``check`` until true or ``timeout`` (a waiter for what boto3 has none of)."""
         deadline = time.monotonic() + timeout
-        while not check():
+        while True:
+            self.guard()
+            if check():
+                return
             if time.monotonic() >= deadline:
                 raise StepFailed(f"timed out after {timeout:.0f} s waiting for {what}")
             time.sleep(self.timeouts.delay)
 
     def boto_wait(self, service: str, waiter: str, timeout: float, **kwargs: Any) -> None:
+        """A boto3 waiter, one attempt at a time so that ``guard`` runs between them."""
         delay = max(self.timeouts.delay, 0.01)
-        attempts = max(1, int(timeout / delay))
-        try:
-            self.client(service).get_waiter(waiter).wait(
-                WaiterConfig={"Delay": delay, "MaxAttempts": attempts}, **kwargs)
-        except Exception as exc:
-            if type(exc).__name__ == "WaiterError":
-                raise StepFailed(f"{waiter} did not succeed within {timeout:.0f} s: "
-                                 f"{one_line(exc)}") from exc
-            raise
+        deadline = time.monotonic() + timeout
+        wait = self.client(service).get_waiter(waiter)
+        while True:
+            self.guard()
+            try:
+                wait.wait(WaiterConfig={"Delay": delay, "MaxAttempts": 1}, **kwargs)
+                return
+            except Exception as exc:
+                if type(exc).__name__ != "WaiterError":
+                    raise
+                reason = str(getattr(exc, "kwargs", {}).get("reason", ""))
+                if "Max attempts exceeded" not in reason:  # a failure state, not "not yet"
+                    raise StepFailed(f"{waiter} failed: {one_line(exc)}") from exc
+                if time.monotonic() >= deadline:
+                    raise StepFailed(f"{waiter} did not succeed within {timeout:.0f} s: "
+                                     f"{one_line(exc)}") from exc
+            time.sleep(delay)

@@ -16,7 +16,9 @@ touched it and the value idle wants. Then:
   checks the restored functions can be invoked (warm), probes ``/api/health``, and only then
   archives the snapshot under ``idle/archive/``.
 
-A lock (``lock.IdleLock``) keeps two runs from interleaving. docs/idle.md describes all of it.
+A lock (``lock.IdleLock``) keeps two runs from interleaving; a heartbeat renews its lease
+while the run works, and every wait stops once the run can no longer prove it holds it.
+docs/idle.md describes all of it.
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ class IdleEngine:
         self.ctx = Context(aws, self.timeouts)
         self.notes = self.ctx.notes
         self.lock = IdleLock(aws, self.stage, clock)
+        self.ctx.guard = self.lock.check  # every wait stops once the lock is no longer ours
 
     # ------------------------------------------------------------------ the lock
 
@@ -240,6 +243,7 @@ class IdleEngine:
              break_lock: bool) -> IdleReport:
         """Under the lock: ``work`` fills the report; an AWS error ends in it, not raised."""
         broken = self.acquire_lock(action, break_lock=break_lock)
+        self.lock.start()  # the heartbeat renews the lease while the run works
         report = self._report(action, None)
         report.lock_broken = broken
         try:
