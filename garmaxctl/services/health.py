@@ -161,6 +161,18 @@ def function_check(function: contract.Function) -> CheckFn:
         data = {"function": fname, "state": state, "last_update_status": update,
                 "reserved_concurrency": concurrency}
         limit = "unreserved" if concurrency is None else f"concurrency {concurrency}"
+        if state == "Inactive" and update != "Failed":
+            # Lambda reclaims the resources of a function that has not run for long; its
+            # next invoke fails and brings it back (Pending, then Active).
+            why = config.get("StateReasonCode") or "Idle"
+            if target.idle:
+                return CheckResult(f"function {function}", IDLE,
+                                   f"Inactive ({why}): Lambda reclaimed it while the stage was "
+                                   "idle; `garmaxctl idle up` brings it back", data=data)
+            return CheckResult(f"function {function}", FAIL,
+                               f"Inactive ({why}): its next invoke fails while Lambda "
+                               "recreates its resources; invoke it once, or wait for "
+                               "traffic to bring it back", data=data)
         if state != "Active" or update == "Failed":
             reason = config.get("StateReason") or config.get("LastUpdateStatusReason") or ""
             return CheckResult(f"function {function}", FAIL,

@@ -237,3 +237,31 @@ def test_a_500_with_another_body_is_a_failure_even_while_idle(dev) -> None:
     dev.api.mode = "down"  # 502: the function ran and failed, it was not throttled
     dev.put_idle_snapshot()
     assert by_name(health.run_health(dev.target()))["api /api/health"].status == FAIL
+
+
+def _inactive(target: StageTarget, function_name: str) -> StageTarget:
+    """Lambda reports the function ``Inactive`` (moto has no function states): AWS sets a
+    function that has not run for long Inactive, StateReasonCode ``Idle``."""
+    def after_call(model, parsed, **_) -> None:
+        if model.name == "GetFunctionConfiguration" and \
+                parsed.get("FunctionName") == function_name:
+            parsed.update(State="Inactive", StateReasonCode="Idle",
+                          StateReason="The function is idle.")
+
+    target.aws.session.events.register("after-call.lambda", after_call)
+    return target
+
+
+def test_an_inactive_function_is_idle_on_an_idle_stage_and_a_failure_otherwise(dev) -> None:
+    """Issue 11 item 15: a function Lambda made Inactive during a long idle is not broken
+    while the stage is idle (``idle up`` brings it back); on a running stage its next
+    invoke fails, which is a failure."""
+    name = contract.function_name(contract.Function.BILLING_PROCESSOR, DEV)
+    check = by_name(health.run_health(_inactive(dev.target(), name)))["function BillingProcessor"]
+    assert check.status == FAIL and "Inactive (Idle)" in check.detail
+    dev.put_idle_snapshot()
+    report = health.run_health(_inactive(dev.target(), name))
+    check = by_name(report)["function BillingProcessor"]
+    assert check.status == IDLE, check
+    assert "idle up" in check.detail and check.data["state"] == "Inactive"
+    assert report.status == health.HEALTHY

@@ -98,7 +98,7 @@ class DevStage:
 
         return IdleEngine(StageTarget(self.aws(injector)), clock=clock or self.clock,
                           timeouts=Timeouts(mapping=5, provisioned=5, ecs=5, aurora=5,
-                                            health=1, delay=0.01))
+                                            health=1, function=5, delay=0.01))
 
     def clock(self) -> dt.datetime:
         return self.now

@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from garmaxctl import contract
+from garmaxctl.shared import contract
 from tests.idle import builder
 
 STAGE = "DEV"

@@ -7,7 +7,7 @@ disabled before idle stays disabled."""
 
 from __future__ import annotations
 
-from garmaxctl import contract
+from garmaxctl.shared import contract
 from tests.idle import builder
 
 STAGE = "DEV"

@@ -26,6 +26,7 @@ class Timeouts:
     ecs: float = 900
     aurora: float = 1800
     health: float = 60
+    function: float = 300  # an Inactive function becoming Active again after up
     delay: float = 5
 
 

@@ -13,7 +13,8 @@ touched it and the value idle wants. Then:
   resources the snapshot lacks) and completes what is missing.
 - ``up`` writes back the recorded value of each attribute whose live value differs, in
   exactly the reverse order, with waiters and timeouts; then reads every attribute back,
-  checks the restored functions can be invoked (warm), probes ``/api/health``, and only then
+  brings the functions back to Active and warms the restored ones with an event their
+  handlers answer cheaply (``warm``), probes ``/api/health``, and only then
   archives the snapshot under ``idle/archive/``.
 
 A lock (``lock.IdleLock``) keeps two runs from interleaving; a heartbeat renews its lease
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from garmaxctl import __version__
@@ -53,6 +53,7 @@ from garmaxctl.services.idle.snapshot import (
 )
 from garmaxctl.shared import contract
 from garmaxctl.shared.errors import GarmaxError, OperationError
+from garmaxctl.services.idle.warm import warm
 from garmaxctl.stage.http import http_call
 from garmaxctl.stage.idle_state import archive_param, read_snapshot, snapshot_param
 from garmaxctl.stage.prices import HOURS_PER_MONTH, prices_for
@@ -415,9 +416,10 @@ class IdleEngine:
         report.checks.append(CheckResult("read back", FAIL if mismatched else OK,
                                    "; ".join(mismatched) or
                                    f"{len(attrs) - len(missing)} attribute(s) as recorded"))
-        restored = [name for attr in attrs if attr.key not in missing
-                    and (name := attr.owner.warm(attr) if attr.owner else None)]
-        report.checks.extend(self.warm(restored))
+        restored = [warmup for attr in attrs if attr.key not in missing
+                    and (warmup := attr.owner.warm(attr) if attr.owner else None)]
+        wake = [name for kind in kinds.KINDS for name in kind.wake(resources.of(kind))]
+        report.checks.extend(warm(self.ctx, restored, wake))
         if probe:
             report.checks.append(self.probe_health())
         if not report.ok:
@@ -439,46 +441,6 @@ class IdleEngine:
         report.notes.extend(self.notes)
 
     # ------------------------------------------------------------------ warm and probe
-
-    def warm(self, functions: Iterable[str]) -> list[CheckResult]:
-        """Check each restored function can be invoked again.
-
-        Real stages: ``Invoke`` with ``InvocationType=DryRun`` (validates the function is
-        invocable and not throttled without running code; the Api function is then warmed
-        for real by the ``/api/health`` probe through API Gateway; the processors' only
-        valid event is an SQS batch, and their queued messages warm them). LOCAL: the local
-        gateway and workers run the handlers in garmaxctl's process (moto cannot invoke),
-        so the health probe is the warm-up there.
-        """
-        names = list(functions)
-        if not names:
-            return []
-        if self.aws.is_local:
-            return [CheckResult("warm", SKIPPED,
-                          "not applicable on LOCAL (moto cannot invoke Lambda): the local "
-                          "gateway and workers run the handlers in-process; /api/health warms "
-                          "the Api handler")]
-        lam = self.aws.client("lambda")
-        checks = []
-        for name in names:
-            try:
-                answer = lam.invoke(FunctionName=name, InvocationType="DryRun")
-            except Exception as exc:
-                checks.append(CheckResult(f"warm {name}", FAIL, one_line(exc)))
-                continue
-            error = answer.get("FunctionError")
-            if error is None and answer.get("StatusCode") == 204:
-                checks.append(CheckResult(f"warm {name}", OK, "invocable (DryRun)"))
-                continue
-            payload = answer["Payload"].read().decode(errors="replace") \
-                if answer.get("Payload") else ""
-            if "docker" in payload.lower():
-                checks.append(CheckResult(f"warm {name}", SKIPPED,
-                                    "the target cannot run Lambda code (an emulator)"))
-            else:
-                checks.append(CheckResult(f"warm {name}", FAIL,
-                                    f"{error or answer.get('StatusCode')}: {payload[:120]}"))
-        return checks
 
     def health_url(self) -> str | None:
         """``/api/health`` of the stage: the stage target's API (on LOCAL, the local

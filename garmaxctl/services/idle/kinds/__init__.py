@@ -14,7 +14,14 @@ Adding a kind: a ``ResourceKind`` subclass in a module here, and one line in ``K
 from __future__ import annotations
 
 from garmaxctl.services.idle.kinds.alarms import Alarms
-from garmaxctl.services.idle.kinds.base import Attr, RawRecord, Record, ResourceKind, Value
+from garmaxctl.services.idle.kinds.base import (
+    Attr,
+    RawRecord,
+    Record,
+    ResourceKind,
+    Value,
+    WarmUp,
+)
 from garmaxctl.services.idle.kinds.clusters import Clusters
 from garmaxctl.services.idle.kinds.functions import Functions
 from garmaxctl.services.idle.kinds.mappings import Mappings
@@ -33,4 +40,5 @@ KINDS: tuple[ResourceKind, ...] = (
     Alarms(),
 )
 
-__all__ = ["GROUPS", "KINDS", "Attr", "RawRecord", "Record", "ResourceKind", "Value"]
+__all__ = ["GROUPS", "KINDS", "Attr", "RawRecord", "Record", "ResourceKind", "Value",
+           "WarmUp"]

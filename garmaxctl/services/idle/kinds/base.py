@@ -43,6 +43,16 @@ class RawRecord:
         return self.data
 
 
+@dataclass(frozen=True)
+class WarmUp:
+    """A function to warm after ``up`` restored it, and the event its handler answers
+    cheaply: ``http`` (an API Gateway proxy ``GET /api/health``) or ``sqs`` (one record
+    that is not a message)."""
+
+    function: str
+    event: str
+
+
 @dataclass
 class Attr:
     """One setting of one resource that idle changes and restores."""
@@ -101,9 +111,14 @@ class ResourceKind(ABC):
         """Resources of this kind that idle deliberately leaves running."""
         return []
 
-    def warm(self, attr: Attr) -> str | None:
-        """A function to check invocable after ``up`` restored this attribute."""
+    def warm(self, attr: Attr) -> WarmUp | None:
+        """A function to warm after ``up`` restored this attribute."""
         return None
+
+    def wake(self, records: dict[str, Any]) -> list[str]:
+        """Functions idle left running that ``up`` brings back to Active if Lambda made them
+        Inactive while idle (they are not warmed: idle did not change them)."""
+        return []
 
     def hourly(self, records: dict[str, Any], prices: Prices,
                config: StageConfig) -> list[tuple[str, str, float]]:

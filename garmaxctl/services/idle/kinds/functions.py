@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from garmaxctl.aws import error_code
 from garmaxctl.services.idle.kinds.base import Attr, ResourceKind, Value
 from garmaxctl.shared import contract
+from garmaxctl.services.idle.kinds.base import Attr, ResourceKind, Value, WarmUp
 
 if TYPE_CHECKING:
     from garmaxctl.services.idle.context import Context
@@ -150,5 +151,11 @@ class Functions(ResourceKind):
     def kept_running(self, records: dict[str, FunctionRecord]) -> list[str]:
         return [name for name, fn in records.items() if fn.role == "keep"]
 
-    def warm(self, attr: Attr) -> str | None:
-        return attr.resource if attr.kind == "reserved" and attr.recorded != 0 else None
+    def warm(self, attr: Attr) -> WarmUp | None:
+        if attr.kind != "reserved" or attr.recorded == 0:
+            return None
+        record: FunctionRecord = attr.record
+        return WarmUp(attr.resource, "sqs" if record.role == "consumer" else "http")
+
+    def wake(self, records: dict[str, FunctionRecord]) -> list[str]:
+        return self.kept_running(records)
