@@ -22,6 +22,7 @@ Services never print: this module returns a :class:`HealthReport`.
 from __future__ import annotations
 
 import concurrent.futures
+import datetime as dt
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from garmaxctl.result import CheckResult, Status, count
 from garmaxctl.shared import contract
 from garmaxctl.stage.alarms import alarms_in_alarm
 from garmaxctl.stage.http import HttpAnswer, http_call
+from garmaxctl.stage.idle_state import QueueClock, QueueRef, queue_clocks, short_duration
 
 if TYPE_CHECKING:
     from garmaxctl.stage.target import StageTarget
@@ -190,34 +192,58 @@ def function_check(function: contract.Function) -> CheckFn:
     return run
 
 
-def _queue_counts(sqs: Any, url: str) -> tuple[int, int]:
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages",
-                                      "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-    return (int(attributes.get("ApproximateNumberOfMessages", 0)),
-            int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)))
+def _idle_since(target: StageTarget) -> dt.datetime | None:
+    """When the idle snapshot was taken (the worst case for a parked message's wait)."""
+    snapshot = target.idle_snapshot() or {}
+    try:
+        created = str(snapshot.get("created_at") or "")
+        return dt.datetime.fromisoformat(created.replace("Z", "+00:00")) if created else None
+    except ValueError:
+        return None
+
+
+def _clock_data(clock: QueueClock, prefix: str = "") -> dict[str, Any]:
+    return {f"{prefix}retention_s": clock.retention_s,
+            f"{prefix}oldest_age_s": clock.oldest_age_s, f"{prefix}age_from": clock.age_from,
+            f"{prefix}expires_in_s": clock.expires_in_s}
 
 
 def queue_check(queue: contract.Queue) -> CheckFn:
+    """Depth, in flight, the DLQ; and each queue's clock (``idle_state.queue_clocks``): how
+    long its oldest message may have waited and when it expires (retention from the queue's
+    ``MessageRetentionPeriod``). Warn from 3 days before a message of the queue or its DLQ
+    expires: idle parks messages, and a DLQ's clock counts from the original enqueue."""
     def run(target: StageTarget) -> CheckResult:
         name = f"queue {queue}"
         queue_key, dlq_key = contract.QUEUE_OUTPUTS[queue]
         url, dlq = target.output(queue_key), target.output(dlq_key)
         if not url or not dlq:
             return CheckResult(name, FAIL, f"stack output {queue_key} or {dlq_key} missing")
-        sqs = target.client("sqs")
         try:
-            depth, in_flight = _queue_counts(sqs, url)
-            dlq_depth, dlq_in_flight = _queue_counts(sqs, dlq)
+            work, dead = queue_clocks(target.client,
+                                      [QueueRef(url), QueueRef(dlq, dlq=True, source=url)],
+                                      now=dt.datetime.now(dt.UTC),
+                                      idle_since=_idle_since(target))
         except Exception as exc:
             return CheckResult(name, FAIL, f"{describe_error(exc).code}")
-        data = {"depth": depth, "in_flight": in_flight, "dlq_depth": dlq_depth + dlq_in_flight}
-        if dlq_depth + dlq_in_flight:
+        depth, in_flight = work.visible, work.in_flight
+        dlq_depth = dead.visible + dead.in_flight
+        data = {"depth": depth, "in_flight": in_flight, "dlq_depth": dlq_depth,
+                **_clock_data(work), **_clock_data(dead, "dlq_")}
+        expiry = "; ".join(c.warning for c in (work, dead) if c.warning)
+        if dlq_depth:
             return CheckResult(name, FAIL,
-                               f"{dlq_depth + dlq_in_flight} message(s) in the DLQ "
-                               f"(depth {depth}); inspect and redrive them", data=data)
-        return CheckResult(name, OK, f"depth {depth}, in flight {in_flight}, DLQ empty",
-                           data=data)
+                               f"{dlq_depth} message(s) in the DLQ "
+                               f"(depth {depth}); inspect and redrive them"
+                               + (f"; {expiry}" if expiry else ""), data=data)
+        if expiry:
+            fix = "`garmaxctl idle up` before then" if target.idle else \
+                "its consumer is behind or paused"
+            return CheckResult(name, WARN, f"depth {depth}: {expiry} ({fix})", data=data)
+        waited = f", oldest waited {short_duration(work.oldest_age_s)} of " \
+                 f"{short_duration(work.retention_s)}" if work.oldest_age_s is not None else ""
+        return CheckResult(name, OK, f"depth {depth}, in flight {in_flight}{waited}, "
+                                     "DLQ empty", data=data)
 
     return run
 

@@ -265,3 +265,88 @@ def test_an_inactive_function_is_idle_on_an_idle_stage_and_a_failure_otherwise(d
     assert check.status == IDLE, check
     assert "idle up" in check.detail and check.data["state"] == "Inactive"
     assert report.status == health.HEALTHY
+
+
+# --------------------------------------------------------------------------- queue clocks
+
+DAY = 86400
+
+
+def _age_datapoint(dev, queue_name: str, seconds: float, at) -> None:
+    """The ``AWS/SQS ApproximateAgeOfOldestMessage`` datapoint AWS publishes every minute
+    (moto publishes no AWS/* metric)."""
+    dev.client("cloudwatch").put_metric_data(Namespace="AWS/SQS", MetricData=[{
+        "MetricName": "ApproximateAgeOfOldestMessage", "Timestamp": at, "Value": seconds,
+        "Unit": "Seconds", "Dimensions": [{"Name": "QueueName", "Value": queue_name}]}])
+
+
+def _retention(dev, url: str, days: int) -> None:
+    dev.client("sqs").set_queue_attributes(
+        QueueUrl=url, Attributes={"MessageRetentionPeriod": str(days * DAY)})
+
+
+def test_a_queue_whose_oldest_message_expires_within_three_days_warns(dev) -> None:
+    """Issue 11 item 5: the age from CloudWatch, the retention from the queue."""
+    import datetime as dt
+
+    url = dev.outputs[str(contract.OutputKey.RENDER_QUEUE_URL)]
+    _retention(dev, url, 14)
+    for _ in range(2):
+        dev.client("sqs").send_message(QueueUrl=url, MessageBody="{}")
+    now = dt.datetime.now(dt.UTC)
+    _age_datapoint(dev, "dev-Render", 11.5 * DAY, now - dt.timedelta(minutes=1))
+
+    report = health.run_health(dev.target())
+
+    check = by_name(report)["queue Render"]
+    assert check.status == WARN, check
+    assert "expires in 2d" in check.detail and "consumer is behind" in check.detail
+    assert check.data["retention_s"] == 14 * DAY and check.data["age_from"] == "metric"
+    assert check.data["expires_in_s"] == pytest.approx(2.5 * DAY, abs=300)
+    assert check.data["depth"] == 2 and check.data["dlq_age_from"] == "empty"
+    assert report.status == health.DEGRADED
+    assert by_name(report)["queue Tryon"].status == OK
+
+
+def test_an_idle_stage_without_the_metric_counts_from_the_snapshot(dev) -> None:
+    import datetime as dt
+    import json
+
+    url = dev.outputs[str(contract.OutputKey.BILLING_QUEUE_URL)]  # 4 days' retention here
+    dev.client("sqs").send_message(QueueUrl=url, MessageBody="{}")
+    check = by_name(health.run_health(dev.target()))["queue Billing"]
+    assert check.status == OK and check.data["age_from"] == "unknown"  # not idle, no metric
+
+    taken = dt.datetime.now(dt.UTC) - dt.timedelta(days=2, hours=1)
+    dev.client("ssm").put_parameter(
+        Name=contract.ops_prefix(DEV) + contract.IDLE_SNAPSHOT_PARAM, Type="String",
+        Value=json.dumps({"schema": 1, "stage": DEV, "phase": "idle",
+                          "created_at": taken.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                          "created_by": "test"}))
+    check = by_name(health.run_health(dev.target()))["queue Billing"]
+    assert check.status == WARN, check
+    assert check.data["age_from"] == "snapshot" and check.data["retention_s"] == 4 * DAY
+    assert check.data["expires_in_s"] == pytest.approx(DAY + 23 * 3600, abs=120)
+    assert "idle up" in check.detail
+
+
+def test_a_dlq_message_warns_from_its_original_enqueue(dev) -> None:
+    """A message parked 12 days, moved to the DLQ a day ago: the DLQ's metric counts from
+    the move, its expiry from the original enqueue (AWS, standard queues)."""
+    import datetime as dt
+
+    queue = dev.outputs[str(contract.OutputKey.TRYON_QUEUE_URL)]
+    dlq = dev.outputs[str(contract.OutputKey.TRYON_DLQ_URL)]
+    _retention(dev, queue, 14)
+    _retention(dev, dlq, 14)
+    dev.client("sqs").send_message(QueueUrl=dlq, MessageBody="{}")
+    now = dt.datetime.now(dt.UTC)
+    _age_datapoint(dev, "dev-Tryon-dlq", DAY, now - dt.timedelta(minutes=1))
+    _age_datapoint(dev, "dev-Tryon", 12 * DAY, now - dt.timedelta(days=1, minutes=10))
+
+    check = by_name(health.run_health(dev.target()))["queue Tryon"]
+
+    assert check.status == FAIL  # a DLQ message fails the queue, as before
+    assert check.data["dlq_age_from"] == "metric+source"
+    assert check.data["dlq_expires_in_s"] == pytest.approx(DAY, abs=3 * 3600)
+    assert "DLQ dev-Tryon-dlq" in check.detail and "expires in" in check.detail

@@ -90,7 +90,17 @@ def build(spec: StageSpec) -> None:
             lam.put_function_concurrency(FunctionName=name,
                                          ReservedConcurrentExecutions=fn.reserved)
         if fn.consumer:
-            url = sqs.create_queue(QueueName=f"{fn.name}-{stage}")["QueueUrl"]
+            # As the stack builds them: 14 days' retention, a DLQ after 3 receives.
+            retention = str(contract.QUEUE_RETENTION_SECONDS)
+            dlq = sqs.create_queue(QueueName=f"{fn.name}-{stage}-dlq", Attributes={
+                "MessageRetentionPeriod": retention})["QueueUrl"]
+            dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])[
+                "Attributes"]["QueueArn"]
+            url = sqs.create_queue(QueueName=f"{fn.name}-{stage}", Attributes={
+                "MessageRetentionPeriod": retention,
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
+                                             "maxReceiveCount": contract.DLQ_MAX_RECEIVE_COUNT})
+            })["QueueUrl"]
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
                 "Attributes"]["QueueArn"]
             lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn,

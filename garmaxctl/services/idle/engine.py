@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from garmaxctl import __version__
 from garmaxctl.result import CheckResult, Status
-from garmaxctl.services.idle import kinds
+from garmaxctl.services.idle import kinds, queues
 from garmaxctl.services.idle.context import Context, Timeouts, gone, one_line
 from garmaxctl.services.idle.kinds import Attr, Value
 from garmaxctl.services.idle.lock import Clock, IdleLock, LockInfo, iso, parse_iso
@@ -300,9 +300,10 @@ class IdleEngine:
         self._fill_report(report, snapshot)
         if not todo and not fresh and snapshot.phase == "idle":
             report.outcome = "already idle"
-            report.notes.extend(self.notes)
             report.notes.append(f"already idle since {snapshot.idle_since}: the "
                                 "snapshot taken then is kept")
+            self._time_queues(report, snapshot)
+            report.notes.extend(self.notes)
             return
         snapshot.phase = "applying"
         planned = {key for key, _ in snapshot.plan}
@@ -315,9 +316,18 @@ class IdleEngine:
             snapshot.idle_since = snapshot.idle_since or iso(self.clock())
             self.save(snapshot)
             report.outcome = "idle"
+            self._time_queues(report, snapshot)
         report.phase = snapshot.phase
         report.storage_tier = snapshot.tier
         report.notes.extend(self.notes)
+
+    def _time_queues(self, report: IdleReport, snapshot: Snapshot) -> None:
+        """Say how long the stage may stay idle before a parked message expires."""
+        now = self.clock()
+        report.queues = queues.clocks(self.ctx, snapshot.resources, now=now,
+                                      since=parse_iso(snapshot.created_at))
+        report.idle_until, report.idle_limit_s, note = queues.limit_note(report.queues, now)
+        report.notes += [clock.warning for clock in report.queues if clock.warning] + [note]
 
     def _log_run(self, snapshot: Snapshot, action: str) -> None:
         run = Run(action=action, at=iso(self.clock()), by=self.identity(),
@@ -502,6 +512,11 @@ class IdleEngine:
                              f"{show_value(attr.idle)})" + (f" — {note}" if note else ""))
             rows.append(AttrStatus(attr.group, attr.label or attr.resource, attr.kind, recorded,
                                    attr.idle, value, drifted, note))
+        now = self.clock()
+        clocks = queues.clocks(self.ctx, resources, now=now, since=parse_iso(
+            snapshot.created_at) if snapshot else None)
+        until, left, limit = queues.limit_note(clocks, now) if snapshot else (None, None, "")
+        notes = [clock.warning for clock in clocks if clock.warning] + ([limit] if limit else [])
         return IdleStatus(
             stage=self.stage, idle=snapshot is not None, phase=phase,
             created_at=snapshot.created_at if snapshot else None,
@@ -509,7 +524,9 @@ class IdleEngine:
             idle_since=snapshot.idle_since if snapshot else None,
             idle_for_s=idle_for.total_seconds() if idle_for is not None else None, lock=lock,
             resources=rows, drift=drift, saving=self.saving(resources),
-            kept_running=self.kept_running(resources), notes=[*self.notes, OUT_OF_SCOPE_NOTE])
+            kept_running=self.kept_running(resources),
+            notes=[*notes, *self.notes, OUT_OF_SCOPE_NOTE], queues=clocks, idle_until=until,
+            idle_limit_s=left)
 
     def saving(self, resources: Resources) -> Saving:
         """What idle saves per hour/month (docs/idle.md, "Price table"): Fargate tasks and

@@ -13,6 +13,7 @@ from garmaxctl.stage.prices import HOURS_PER_MONTH
 if TYPE_CHECKING:
     from garmaxctl.services.idle.kinds import Attr, Value
     from garmaxctl.services.idle.lock import LockInfo
+    from garmaxctl.stage.idle_state import QueueClock
 
 
 def show_value(value: Value) -> str:
@@ -64,6 +65,11 @@ class IdleReport:
     notes: list[str] = field(default_factory=list)
     lock_broken: dict[str, Any] | None = None
     error: str | None = None
+    # down: the clocks of the queues idle parks messages in, and how long the stage may
+    # stay idle before a parked message expires (docs/idle.md, "Queues while idle").
+    queues: list[QueueClock] = field(default_factory=list)
+    idle_until: str | None = None
+    idle_limit_s: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -111,3 +117,6 @@ class IdleStatus:
     saving: Saving
     kept_running: list[str]
     notes: list[str]
+    queues: list[QueueClock] = field(default_factory=list)
+    idle_until: str | None = None  # while idle: before a parked message expires
+    idle_limit_s: int | None = None

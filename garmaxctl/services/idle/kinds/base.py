@@ -115,6 +115,11 @@ class ResourceKind(ABC):
         """A function to warm after ``up`` restored this attribute."""
         return None
 
+    def queues(self, records: dict[str, Any]) -> list[str]:
+        """The SQS queues (ARNs) where idle parks messages by pausing these resources: their
+        clocks show how long the stage may stay idle (docs/idle.md, "Queues while idle")."""
+        return []
+
     def wake(self, records: dict[str, Any]) -> list[str]:
         """Functions idle left running that ``up`` brings back to Active if Lambda made them
         Inactive while idle (they are not warmed: idle did not change them)."""

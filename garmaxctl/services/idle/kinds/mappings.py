@@ -81,6 +81,9 @@ class Mappings(ResourceKind):
     def read(self, ctx: Context, attr: Attr) -> Value:
         return settle(ctx, attr.resource) == "Enabled"
 
+    def queues(self, records: dict[str, MappingRecord]) -> list[str]:
+        return sorted({mapping.source for mapping in records.values()})
+
     def write(self, ctx: Context, attr: Attr, value: Value) -> str:
         lam, uuid = ctx.client("lambda"), attr.resource
         target = "Enabled" if value else "Disabled"
