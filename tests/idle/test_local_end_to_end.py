@@ -148,6 +148,15 @@ def test_messages_and_stripe_events_while_idle_are_processed_after_up(local_stac
 
         status_doc = json.loads(local_stack.garmaxctl("-o", "json", "idle", "status").stdout)
         assert status_doc["data"]["idle"] is True and status_doc["data"]["drift"] == []
+        # The parked messages' clock: the stack's 14-day retention, read from the queue; no
+        # AWS/SQS metric on LOCAL, so the age is the time since the snapshot (item 5).
+        clocks = {c["queue"]: c for c in status_doc["data"]["queues"]}
+        tryon_clock = clocks[tryon_q.rsplit("/", 1)[-1]]
+        assert tryon_clock["visible"] + tryon_clock["in_flight"] == len(sessions)
+        assert tryon_clock["retention_s"] == contract.QUEUE_RETENTION_SECONDS
+        assert tryon_clock["age_from"] == "snapshot" and not tryon_clock["warning"]
+        assert clocks[tryon_dlq.rsplit("/", 1)[-1]]["dlq"] is True
+        assert 0 < status_doc["data"]["idle_limit_s"] <= contract.QUEUE_RETENTION_SECONDS
         refused = local_stack.garmaxctl("-o", "json", "deploy", check=False)
         assert refused.returncode == 2
         assert json.loads(refused.stdout)["error"]["code"] == "stage_idle"
@@ -158,6 +167,7 @@ def test_messages_and_stripe_events_while_idle_are_processed_after_up(local_stac
     assert document["data"]["outcome"] == "restored"
     checks = {c["name"]: c["status"] for c in document["data"]["checks"]}
     assert checks["/api/health"] == "ok" and checks["read back"] == "ok"
+    assert checks["warm"] == "skipped"  # nothing to warm: the handlers run in-process
     after = {f: lam.get_function_concurrency(FunctionName=contract.function_name(f, STAGE))
              .get("ReservedConcurrentExecutions") for f in contract.Function}
     assert after == before
