@@ -74,6 +74,8 @@ def test_idle_status_warns_from_three_days_before_a_parked_message_expires(dev) 
     tryon = _clock(calm.queues, "TryonProcessor-DEV")
     assert tryon.age_from == "snapshot" and not tryon.warning
     assert calm.idle_limit_s == pytest.approx(3 * DAY + 3600, abs=5)
+    assert "queue TryonProcessor-DEV: 3 message(s), the oldest may have waited 10d 23h of " \
+           "its 14d retention" in calm.notes  # what the table shows
 
     later = dev.now + dt.timedelta(days=11, hours=12)
     status = dev.engine(clock=lambda: later).status()

@@ -327,7 +327,7 @@ class IdleEngine:
         report.queues = queues.clocks(self.ctx, snapshot.resources, now=now,
                                       since=parse_iso(snapshot.created_at))
         report.idle_until, report.idle_limit_s, note = queues.limit_note(report.queues, now)
-        report.notes += [clock.warning for clock in report.queues if clock.warning] + [note]
+        report.notes += [*queues.clock_lines(report.queues), note]
 
     def _log_run(self, snapshot: Snapshot, action: str) -> None:
         run = Run(action=action, at=iso(self.clock()), by=self.identity(),
@@ -516,7 +516,7 @@ class IdleEngine:
         clocks = queues.clocks(self.ctx, resources, now=now, since=parse_iso(
             snapshot.created_at) if snapshot else None)
         until, left, limit = queues.limit_note(clocks, now) if snapshot else (None, None, "")
-        notes = [clock.warning for clock in clocks if clock.warning] + ([limit] if limit else [])
+        notes = queues.clock_lines(clocks) + ([limit] if limit else [])
         return IdleStatus(
             stage=self.stage, idle=snapshot is not None, phase=phase,
             created_at=snapshot.created_at if snapshot else None,

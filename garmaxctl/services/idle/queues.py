@@ -72,6 +72,21 @@ def clocks(ctx: Context, resources: Resources, *, now: dt.datetime,
         return []
 
 
+def clock_lines(found: list[QueueClock]) -> list[str]:
+    """One line per queue holding messages: its warning, or how long its oldest waited."""
+    lines = []
+    for clock in found:
+        if clock.warning:
+            lines.append(clock.warning)
+        elif clock.messages:
+            kind = "DLQ" if clock.dlq else "queue"
+            waited = f"the oldest may have waited {short_duration(clock.oldest_age_s)}" \
+                if clock.oldest_age_s is not None else "the oldest message's age is unknown"
+            lines.append(f"{kind} {clock.queue}: {clock.messages} message(s), {waited} of its "
+                         f"{short_duration(clock.retention_s)} retention")
+    return lines
+
+
 def limit_note(found: list[QueueClock], now: dt.datetime) -> tuple[str | None, int | None,
                                                                      str]:
     """(idle until, seconds left, what to tell people) from the queues' clocks."""
