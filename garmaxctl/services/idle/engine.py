@@ -51,9 +51,9 @@ from garmaxctl.services.idle.snapshot import (
     Snapshot,
     SnapshotTooLargeError,
 )
+from garmaxctl.services.idle.warm import warm
 from garmaxctl.shared import contract
 from garmaxctl.shared.errors import GarmaxError, OperationError
-from garmaxctl.services.idle.warm import warm
 from garmaxctl.stage.http import http_call
 from garmaxctl.stage.idle_state import archive_param, read_snapshot, snapshot_param
 from garmaxctl.stage.prices import HOURS_PER_MONTH, prices_for

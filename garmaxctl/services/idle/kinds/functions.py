@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from garmaxctl.aws import error_code
-from garmaxctl.services.idle.kinds.base import Attr, ResourceKind, Value
-from garmaxctl.shared import contract
 from garmaxctl.services.idle.kinds.base import Attr, ResourceKind, Value, WarmUp
+from garmaxctl.shared import contract
 
 if TYPE_CHECKING:
     from garmaxctl.services.idle.context import Context
