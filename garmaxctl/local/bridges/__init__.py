@@ -76,9 +76,10 @@ def install_bridges() -> list[BridgeInfo]:
         # classes patched below are the ones CloudFormation will use.
         from moto.cloudformation import parsing
 
-        from . import cfn_models, patches
+        from . import alarm_history, cfn_models, patches
 
         infos = [patch() for patch in patches.ALL_PATCHES]
+        infos.extend(alarm_history.install())
         infos.extend(
             BridgeInfo(
                 f"cfn-model:{model.cloudformation_type()}",
