@@ -77,7 +77,11 @@ class LocalStack:
                    GARMAX_STATE_DIR=str(self.state_dir), AWS_ACCESS_KEY_ID="testing",
                    AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
                    JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="18,19,20,21",
-                   CDK_DISABLE_VERSION_CHECK="1", CI="true")
+                   CDK_DISABLE_VERSION_CHECK="1", CI="true",
+                   # No automatic telemetry tick (queue samples, alarm evaluation) on the
+                   # shared stack: a test ticks on purpose (POST /_local/telemetry/tick),
+                   # so no alarm changes state under another test's feet.
+                   GARMAX_LOCAL_TELEMETRY_TICK_S="0")
         return env
 
     def garmaxctl(self, *args: str, check: bool = True, timeout: float = 600,

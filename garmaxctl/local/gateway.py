@@ -14,6 +14,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import time
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -30,6 +32,8 @@ log = logging.getLogger(__name__)
 
 STAGE = "LOCAL"
 BIND_ADDRESS = "127.0.0.1"
+# LOCAL's telemetry tick on demand (not an API route: the API lives under /api/).
+TICK_PATH = "/_local/telemetry/tick"
 
 
 def make_server(platform: Platform, port: int) -> ThreadingHTTPServer:
@@ -42,12 +46,16 @@ def make_server(platform: Platform, port: int) -> ThreadingHTTPServer:
 def handler_for(platform: Platform) -> type[BaseHTTPRequestHandler]:
     class GatewayHandler(BaseHTTPRequestHandler):
         server_version = "garmax-local-gateway"
+        _answered: tuple[int, int] | None = None  # (status, body length) once answered
+        _integration_ms: float | None = None
+        _request_id = ""
 
         def log_message(self, format: str, *args: Any) -> None:
             log.info("gateway %s", format % args)
 
         def _respond(self, status: int, body: bytes | str, headers: dict[str, str]) -> None:
             payload = body.encode() if isinstance(body, str) else body
+            self._answered = (status, len(payload))
             self.send_response(status)
             for key, value in headers.items():
                 if key.lower() not in ("content-length", "connection"):
@@ -61,12 +69,47 @@ def handler_for(platform: Platform) -> type[BaseHTTPRequestHandler]:
                           {"Content-Type": "application/json"})
 
         def _dispatch(self) -> None:
+            received_at, started = platform.sink.clock(), time.perf_counter()
+            self._answered = None
+            self._integration_ms = None
+            self._request_id = str(uuid.uuid4())
+            if self.command == "POST" and urlsplit(self.path).path == TICK_PATH:
+                self._tick()
+                return
             try:
                 self._route()
             except Exception:  # never drop the connection: answer like API Gateway does
                 log.exception("gateway failed on %s %s", self.command, self.path)
                 self._json(502, "bad_gateway", "the local gateway failed; see "
                                                "`garmaxctl local logs`")
+            view = platform.view
+            if view is not None and view.api_stage is not None and self._answered:
+                from garmaxctl.local.access_log import ApiRequest
+
+                status, length = self._answered
+                try:
+                    platform.api.record(view.api_stage, ApiRequest(
+                        request_id=self._request_id, method=self.command,
+                        path=urlsplit(self.path).path, status=status, response_length=length,
+                        received_at=received_at,
+                        latency_ms=(time.perf_counter() - started) * 1000,
+                        integration_latency_ms=self._integration_ms,
+                        source_ip=self.client_address[0],
+                        user_agent=self.headers.get("User-Agent") or "-",
+                        protocol=self.request_version))
+                except Exception:  # telemetry never breaks the API
+                    log.exception("could not record the API request's telemetry")
+
+        def _tick(self) -> None:
+            """LOCAL's telemetry tick on demand (tests, demos): sample and evaluate now,
+            at the given ``{"at": ISO time}`` if any. Not an API route (not under /api/)."""
+            import datetime as dt
+
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length) or b"{}") if length else {}
+            at = dt.datetime.fromisoformat(body["at"]) if body.get("at") else None
+            result = platform.tick(at)
+            self._respond(200, json.dumps(result), {"Content-Type": "application/json"})
 
         def _route(self) -> None:
             split = urlsplit(self.path)
@@ -84,6 +127,7 @@ def handler_for(platform: Platform) -> type[BaseHTTPRequestHandler]:
                 # throttled (reserved concurrency 0): its default 5XX response, not a 429.
                 log.info("%s is throttled (reserved concurrency 0): HTTP 500 for %s %s",
                          contract.function_name(function, STAGE), self.command, split.path)
+                platform.throttled(function)
                 self._respond(500, json.dumps(THROTTLED_BODY),
                               {"Content-Type": "application/json"})
                 return
@@ -95,13 +139,17 @@ def handler_for(platform: Platform) -> type[BaseHTTPRequestHandler]:
                 if key.lower() == contract.DEV_USER_HEADER.lower():
                     user = value
             event = api_event(self.command, self.path, raw, headers, user)
+            self._request_id = event["requestContext"]["requestId"]
             name = contract.function_name(function, STAGE)
+            integration_started = time.perf_counter()
             try:
                 result = platform.invoke(function, event)
             except Exception:
                 log.exception("%s raised", name)
+                self._integration_ms = (time.perf_counter() - integration_started) * 1000
                 self._json(502, "bad_gateway", f"{name} failed; see `garmaxctl local logs`")
                 return
+            self._integration_ms = (time.perf_counter() - integration_started) * 1000
             body = result.get("body") or ""
             payload = base64.b64decode(body) if result.get("isBase64Encoded") else body
             response_headers = dict(result.get("headers") or {})

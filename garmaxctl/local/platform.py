@@ -19,14 +19,37 @@ variables (``GetFunctionConfiguration``), so LOCAL runs what the stack declares.
 from __future__ import annotations
 
 import functools
+import logging
+import os
 import threading
 from collections.abc import Callable
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
-from garmaxctl.local import gateway, watcher, workers
+from garmaxctl.local import capture, gateway, inbox, watcher, workers
+from garmaxctl.local.access_log import ApiTelemetry
+from garmaxctl.local.alarm_evaluator import AlarmEvaluator
+from garmaxctl.local.telemetry import Clock, LambdaTelemetry, Sink, utcnow
 from garmaxctl.local.watcher import StackView, load_handler
 from garmaxctl.shared import contract
+
+log = logging.getLogger(__name__)
+
+# How often the platform samples the queues and evaluates the alarms: every minute, as
+# SQS publishes its metrics and CloudWatch evaluates alarms. ``GARMAX_LOCAL_TELEMETRY_TICK_S``
+# changes it; 0 turns the automatic tick off (the test suite's shared stack: its tests
+# tick on purpose, through the gateway's ``POST /_local/telemetry/tick``).
+TICK_ENV = "GARMAX_LOCAL_TELEMETRY_TICK_S"
+DEFAULT_TICK_S = 60.0
+
+
+def tick_seconds() -> float:
+    raw = os.environ.get(TICK_ENV, "")
+    try:
+        return max(0.0, float(raw)) if raw else DEFAULT_TICK_S
+    except ValueError:
+        return DEFAULT_TICK_S
 
 STAGE = "LOCAL"
 
@@ -34,10 +57,18 @@ STAGE = "LOCAL"
 class Platform:
     """Gateway + workers, following the deployed stack on the emulator at ``endpoint``."""
 
-    def __init__(self, endpoint: str, api_port: int, *, region: str = "us-east-1") -> None:
+    def __init__(self, endpoint: str, api_port: int, *, region: str = "us-east-1",
+                 state_dir: Path | None = None, clock: Clock = utcnow,
+                 tick_s: float | None = None) -> None:
         self.endpoint = endpoint
         self.api_port = api_port
         self.region = region
+        self.state_dir = state_dir
+        self.tick_s = tick_seconds() if tick_s is None else tick_s
+        self.sink = Sink(region, clock=clock)
+        self.lambdas = LambdaTelemetry(self.sink)
+        self.api = ApiTelemetry(self.sink)
+        self.evaluator = AlarmEvaluator(region, clock=clock)
         self.view: StackView | None = None
         self.error: str | None = None
         self._stop = threading.Event()
@@ -56,8 +87,42 @@ class Platform:
 
         handler = load_handler(function)
         name = contract.function_name(function, STAGE)
-        with self._invoke_locks[function]:
-            return handler(event, LambdaContext(function_name=name))
+        view = self.view
+        memory = view.memory.get(name) if view else None
+        with self._invoke_locks[function], \
+                self.lambdas.invocation(name, memory) as request_id:
+            context = LambdaContext(
+                function_name=name, aws_request_id=request_id, memory_limit_in_mb=memory or 128,
+                log_stream_name=self.lambdas.environment(name).stream)
+            return handler(event, context)
+
+    def throttled(self, function: contract.Function) -> None:
+        """An invoke refused because the function's reserved concurrency is 0."""
+        self.lambdas.throttled(contract.function_name(function, STAGE))
+
+    def deployed(self, view: StackView) -> None:
+        """The watcher found a new deployment: serve it (new execution environments)."""
+        capture.adopt_logging()  # loggers the handlers built on import write per thread
+        capture.isolate_runtime_state()  # and keep their per-invocation state per thread
+        self.lambdas.new_deployment()
+        self.view = view
+
+    def tick(self, at: Any = None) -> dict[str, Any]:
+        """One telemetry tick at ``at`` (default: the clock's now): sample the queues, then
+        evaluate the alarms, as SQS publishes and CloudWatch evaluates every minute."""
+        from garmaxctl.local.samplers import sample_queues
+
+        at = at or self.sink.clock()
+        queues = sample_queues(self.sink, at)
+        changed = self.evaluator.evaluate_all(at)
+        return {"at": at.isoformat(), "queues_sampled": queues, "alarms_changed": changed}
+
+    def _tick_loop(self) -> None:
+        while not self._stop.wait(self.tick_s):
+            try:
+                self.tick()
+            except Exception:
+                log.exception("telemetry tick failed")
 
     def client(self, service: str) -> Any:
         """A boto3 client for the emulator (cached, shared by the threads)."""
@@ -82,7 +147,12 @@ class Platform:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
+        capture.install()  # before the handlers (and their Powertools loggers) are imported
         self._server = gateway.make_server(self, self.api_port)
+        if self.tick_s > 0:
+            self._spawn("telemetry-tick", self._tick_loop)
+        if self.state_dir is not None:
+            self._spawn("alert-inbox", functools.partial(inbox.drain, self, self._stop))
         self._spawn("gateway", self._server.serve_forever)
         self._spawn("stack-watch", functools.partial(watcher.watch, self, self._stop))
         for queue in contract.Queue:

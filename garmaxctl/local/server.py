@@ -89,7 +89,7 @@ def serve(port: int, state_dir: Path, *, api_port: int | None = None,
     if api_port is not None:
         from garmaxctl.local.platform import Platform
 
-        platform = Platform(endpoint_for(port), api_port)
+        platform = Platform(endpoint_for(port), api_port, state_dir=state_dir)
         try:
             platform.start()
         except BaseException:

@@ -31,11 +31,13 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from garmaxctl.shared.errors import EmulatorError, EmulatorNotRunningError
 
 STATE_FILE = "emulator.json"
 LOG_FILE = "emulator.log"
+INBOX_FILE = "alert-inbox.jsonl"  # the alert topic's LOCAL inbox (local/inbox.py)
 BIND_ADDRESS = "127.0.0.1"
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
@@ -312,6 +314,22 @@ def stop(state_dir: Path | None = None, timeout: float = STOP_TIMEOUT_S) -> Stop
         detail = f"stopped process {state.pid}"
     state_file.unlink(missing_ok=True)
     return StopResult(stopped=True, pid=state.pid, detail=detail)
+
+
+def inbox_messages(state_dir: Path | None = None) -> list[dict[str, Any]]:
+    """What the stack's alert topic delivered on LOCAL, oldest first (local/inbox.py):
+    each ``{"received_at", "message_id", "topic_arn", "subject", "timestamp", "message"}``,
+    ``message`` being CloudWatch's alarm notification (a dict) for an alarm action."""
+    path = (state_dir or default_state_dir()) / INBOX_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    found: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        with contextlib.suppress(ValueError):  # a line being written right now
+            found.append(json.loads(line))
+    return found
 
 
 def last_log_line(log_path: Path) -> str:

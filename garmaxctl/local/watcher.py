@@ -13,12 +13,13 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from garmaxctl.shared import contract
 
 if TYPE_CHECKING:
+    from garmaxctl.local.access_log import ApiStage
     from garmaxctl.local.platform import Platform
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ class StackView:
     stack_id: str
     outputs: dict[str, str]
     environment: dict[str, str]  # union of the functions' environment variables
+    memory: dict[str, int] = field(default_factory=dict)  # function name -> MemorySize
+    api_stage: ApiStage | None = None  # the deployed API stage's logging settings
 
 
 def read_stack(client: Callable[[str], Any]) -> StackView | None:
@@ -54,13 +57,37 @@ def read_stack(client: Callable[[str], Any]) -> StackView | None:
         return None
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     environment: dict[str, str] = {}
+    memory: dict[str, int] = {}
     lambda_client = client("lambda")
     for function in contract.Function:
         name = contract.function_name(function, STAGE)
         config = lambda_client.get_function_configuration(FunctionName=name)
         environment.update(config.get("Environment", {}).get("Variables", {}))
+        if config.get("MemorySize"):
+            memory[name] = int(config["MemorySize"])
     stamp = stack["StackId"] + str(stack.get("LastUpdatedTime", stack["CreationTime"]))
-    return StackView(stack_id=stamp, outputs=outputs, environment=environment)
+    return StackView(stack_id=stamp, outputs=outputs, environment=environment, memory=memory,
+                     api_stage=read_api_stage(client, outputs.get(contract.OutputKey.API_ID)))
+
+
+def read_api_stage(client: Callable[[str], Any], api_id: str | None) -> ApiStage | None:
+    """The deployed REST API stage: its access log setting and resource paths."""
+    from garmaxctl.local.access_log import ApiStage
+
+    if not api_id:
+        return None
+    apigateway = client("apigateway")
+    stage_name = contract.api_stage_name(STAGE)
+    try:
+        stage = apigateway.get_stage(restApiId=api_id, stageName=stage_name)
+    except Exception:  # no stage: API Gateway would log nothing for it
+        stage = {}
+    resources = [r["path"] for page in apigateway.get_paginator("get_resources").paginate(
+        restApiId=api_id) for r in page.get("items", [])]
+    access = stage.get("accessLogSettings") or {}
+    return ApiStage(api_id=api_id, api_name=contract.api_name(STAGE), stage=stage_name,
+                    access_log_destination=access.get("destinationArn"),
+                    access_log_format=access.get("format"), resources=resources)
 
 
 def apply_environment(view: StackView, endpoint: str, region: str) -> None:
@@ -93,7 +120,7 @@ def watch(platform: Platform, stop: threading.Event) -> None:
                 apply_environment(view, platform.endpoint, platform.region)
                 for function in contract.Function:  # import once, before any request
                     load_handler(function)
-                platform.view = view
+                platform.deployed(view)
                 log.info("platform serving %s on http://localhost:%s",
                          contract.stack_name(STAGE), platform.api_port)
             platform.error = None

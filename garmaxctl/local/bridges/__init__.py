@@ -76,10 +76,11 @@ def install_bridges() -> list[BridgeInfo]:
         # classes patched below are the ones CloudFormation will use.
         from moto.cloudformation import parsing
 
-        from . import cfn_models, patches
+        from . import alarm_history, cfn_models, cost_explorer, patches
 
         infos = [patch() for patch in patches.ALL_PATCHES]
-        infos.append(__import__(f"{__name__}.cost_explorer", fromlist=["_"]).bridge_cost_explorer())
+        infos.append(cost_explorer.bridge_cost_explorer())
+        infos.extend(alarm_history.install())
         infos.extend(
             BridgeInfo(
                 f"cfn-model:{model.cloudformation_type()}",
