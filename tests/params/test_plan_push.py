@@ -333,11 +333,9 @@ def test_replace_type_falls_back_to_delete_and_create_when_aws_refuses(
         if body.get("Overwrite") else None)
     result, document = cli.json(*dev.args, "params", "push", "--replace-type")
     assert result.exit_code == 0, result.stdout
-    # Read (tree, tiers), try in place, read the old value, delete, create, label.
-    assert ssm_calls.calls == ["GetParametersByPath", "DescribeParameters", "PutParameter",
-                               "GetParameter", "DescribeParameters", "DeleteParameter",
-                               "PutParameter", "LabelParameterVersion"]
-    assert "history restarted" in document["data"]["report"]["results"][0]["note"]
+    assert ssm_calls.calls == ["GetParametersByPath", "PutParameter", "DeleteParameter",
+                               "PutParameter"]
+    assert "history restarts" in document["data"]["report"]["results"][0]["note"]
     param = dev.ssm.get_parameter(Name="/garmaxai/DEV/security/jwt-secret",
                                   WithDecryption=True)["Parameter"]
     assert (param["Type"], param["Value"], param["Version"]) == ("SecureString", CANARY, 1)
@@ -416,101 +414,3 @@ def test_local_without_the_emulator_fails_fast(cli, full_env, monkeypatch) -> No
     assert document["error"]["code"] == "emulator_not_running"
     assert "garmaxctl local up" in document["error"]["message"]
     assert time.monotonic() - started < 5  # no ten adaptive retries first
-
-
-# ----------------------------------------------------------------------------- issue 11
-
-JWT = "/garmaxai/DEV/security/jwt-secret"
-
-
-def _refuse_in_place(body: dict) -> object:
-    return aws_error("HierarchyTypeMismatchException", "cannot change the type") \
-        if body.get("Overwrite") else None
-
-
-def test_a_failed_recreate_puts_the_old_value_back_and_says_so(cli, write_env, dev: Target,
-                                                              ssm_calls: Calls) -> None:
-    """Item 3: the recreate fails (KMS refuses) after the delete: the old value comes back
-    instead of being lost, and the report says exactly that."""
-    dev.ssm.put_parameter(Name=JWT, Value="old-plain", Type="String")
-    write_env(f"JWT_SECRET={CANARY}\n")
-    ssm_calls.on_send("PutParameter", lambda body: _refuse_in_place(body) or (
-        aws_error("AccessDeniedException", "kms:Encrypt denied")
-        if body.get("Type") == "SecureString" else None))
-    result, document = cli.json(*dev.args, "params", "push", "--replace-type")
-    assert result.exit_code == 1 and document["error"]["code"] == "partial_failure"
-    (row,) = document["data"]["report"]["results"]
-    assert row["status"] == "failed" and "AccessDeniedException" in row["error"]
-    assert "old value and type were put back" in row["error"]
-    param = dev.ssm.get_parameter(Name=JWT, WithDecryption=True)["Parameter"]
-    assert (param["Type"], param["Value"]) == ("String", "old-plain")
-    assert CANARY not in result.stdout + result.stderr
-
-
-def test_when_the_put_back_fails_too_the_report_says_what_is_gone(cli, write_env,
-                                                                 dev: Target,
-                                                                 ssm_calls: Calls) -> None:
-    dev.ssm.put_parameter(Name=JWT, Value="old-plain", Type="String")
-    write_env(f"JWT_SECRET={CANARY}\n")
-    ssm_calls.on_send("PutParameter", lambda body: _refuse_in_place(body) or aws_error(
-        "ThrottlingException", "Rate exceeded", 400))
-    result, document = cli.json(*dev.args, "params", "push", "--replace-type")
-    assert result.exit_code == 1
-    (row,) = document["data"]["report"]["results"]
-    assert "is gone" in row["error"] and "garmaxctl params push" in row["error"]
-    assert "old-plain" not in result.stdout + result.stderr
-
-
-def test_the_plan_says_a_replaced_type_restarts_the_history(cli, write_env,
-                                                           dev: Target) -> None:
-    dev.ssm.put_parameter(Name=JWT, Value="old-plain", Type="String")
-    write_env(f"JWT_SECRET={CANARY}\n")
-    _, document = cli.json(*dev.args, "params", "plan", "--replace-type")
-    item = next(i for i in document["data"]["plan"]["items"] if i["key"] == "JWT_SECRET")
-    assert "its history restarts" in item["note"]
-
-
-def test_restore_never_deletes_a_parameter_whose_history_garmaxctl_restarted(
-        cli, write_env, dev: Target, ssm_calls: Calls) -> None:
-    import datetime as dt
-    import time
-
-    dev.ssm.put_parameter(Name=JWT, Value="old-plain", Type="String")
-    time.sleep(1.1)
-    before = dt.datetime.now(dt.UTC).isoformat()  # the parameter existed then
-    time.sleep(1.1)
-    write_env(f"JWT_SECRET={CANARY}\n")
-    ssm_calls.on_send("PutParameter", _refuse_in_place)
-    assert cli.json(*dev.args, "params", "push", "--replace-type")[0].exit_code == 0
-    labels = dev.ssm.get_parameter_history(Name=JWT)["Parameters"][0]["Labels"]
-    assert labels == ["garmaxctl-history-restarted"]
-    # Its only version is newer than that time, yet it is no extra to prune.
-    _, document = cli.json(*dev.args, "params", "restore", "--as-of", before, "--prune",
-                           "--dry-run")
-    item = next(i for i in document["data"]["plan"]["items"] if i["key"] == "JWT_SECRET")
-    assert item["action"] == "skipped" and "history restarted" in item["note"]
-
-
-def test_an_advanced_parameter_keeps_its_tier_when_its_value_shrinks(
-        cli, write_env, dev: Target, ssm_calls: Calls) -> None:
-    """Item 4: without Tier, AWS applies the account default (Standard) and refuses to move
-    an Advanced parameter down (ValidationException): the write keeps Tier=Advanced."""
-    path = "/garmaxai/DEV/frontend/url"
-    dev.ssm.put_parameter(Name=path, Value="https://old.example.com", Type="String",
-                          Tier="Advanced")
-    sent: list[dict] = []
-
-    def like_aws(body: dict) -> object:
-        sent.append(body)
-        if body.get("Name") == path and body.get("Tier") != "Advanced":
-            return aws_error("ValidationException", "This parameter uses the advanced-"
-                             "parameter tier. You can't downgrade a parameter from the "
-                             "advanced-parameter tier to the standard-parameter tier.")
-        return None
-
-    ssm_calls.on_send("PutParameter", like_aws)
-    write_env("FRONTEND_URL=https://new.example.com\n")
-    result, _ = cli.json(*dev.args, "params", "push")
-    assert result.exit_code == 0, result.stdout
-    assert [b.get("Tier") for b in sent if b["Name"] == path] == ["Advanced"]
-    assert dev.ssm.get_parameter(Name=path)["Parameter"]["Value"] == "https://new.example.com"

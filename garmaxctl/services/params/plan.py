@@ -143,8 +143,7 @@ def _desired_item(*, key: str | None, path: str, stage: str, value: str, type_: 
         if current.type != type_:
             if replace_type:
                 item.action = Action.CHANGE
-                notes.append(f"type {current.type} -> {type_} (--replace-type: deleted and "
-                             "created again, its history restarts)")
+                notes.append(f"type {current.type} -> {type_} (--replace-type)")
             else:
                 item.action = Action.BLOCKED
                 notes.append(f"type change {current.type} -> {type_}: refused without "

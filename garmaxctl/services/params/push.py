@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from garmaxctl.aws import describe_error, error_code
+from garmaxctl.aws import error_code
 from garmaxctl.services.params.plan import Action, ParamsPlan, PlanItem
 from garmaxctl.services.params.tree import SECURE, _error_text, _guard
 from garmaxctl.shared.errors import Interrupted
@@ -26,16 +26,6 @@ if TYPE_CHECKING:
 
 MAX_WORKERS = 8  # concurrent writes; the adaptive retry mode paces them under throttling
 _TYPE_MISMATCH = "HierarchyTypeMismatchException"
-ADVANCED = "Advanced"
-# The label on the first version of a parameter whose history garmaxctl restarted (a type
-# replaced by delete + create): `restore --as-of` reads it (versions.py).
-RESTARTED_LABEL = "garmaxctl-history-restarted"
-DESCRIBE_BATCH = 50  # DescribeParameters: at most 50 names in one Name filter
-
-
-class ReplaceFailed(Exception):
-    """A type replacement whose create failed; the message says what became of the old
-    value (put back, or gone and how to recover). Never carries a value."""
 
 
 # ----------------------------------------------------------------------------- writing
@@ -88,59 +78,10 @@ def _put(client: Any, item: PlanItem, value: str, kms_alias: str) -> tuple[int, 
             raise
     # AWS documents that a type cannot change in place (HierarchyTypeMismatchException):
     # with --replace-type the parameter is deleted and created again; its history restarts.
-    return _replace(client, item, kwargs), "type replaced by delete + create: history restarted"
-
-
-def _replace(client: Any, item: PlanItem, kwargs: dict[str, Any]) -> int:
-    """Delete and create again; if the create fails, the old value goes back (with its
-    type, tier, KMS key and description) so that nothing is lost but the old history."""
-    old = client.get_parameter(Name=item.path, WithDecryption=True)["Parameter"]
-    meta: dict[str, Any] = next(iter(client.describe_parameters(ParameterFilters=[
-        {"Key": "Name", "Option": "Equals", "Values": [item.path]}])["Parameters"]), {})
     client.delete_parameter(Name=item.path)
-    try:
-        version = int(client.put_parameter(**{**kwargs, "Overwrite": False})["Version"])
-    except Exception as exc:
-        problem = describe_error(exc).line()
-        back: dict[str, Any] = {"Name": item.path, "Value": old["Value"], "Type": old["Type"],
-                                "Overwrite": False, "Tier": meta.get("Tier") or "Standard"}
-        if old["Type"] == SECURE and meta.get("KeyId"):
-            back["KeyId"] = meta["KeyId"]
-        if meta.get("Description"):
-            back["Description"] = meta["Description"]
-        try:
-            client.put_parameter(**back)
-            _label_restarted(client, item.path)
-        except Exception as again:
-            raise ReplaceFailed(
-                f"the create failed ({problem}) and putting the old value back failed too "
-                f"({describe_error(again).line()}): {item.path} is gone; push it again "
-                "from .env (`garmaxctl params push`)") from exc
-        raise ReplaceFailed(
-            f"the create failed ({problem}); the old value and type were put back as "
-            "version 1 (its history restarted)") from exc
-    _label_restarted(client, item.path)
-    return version
-
-
-def _label_restarted(client: Any, path: str) -> None:
-    client.label_parameter_version(Name=path, ParameterVersion=1, Labels=[RESTARTED_LABEL])
-
-
-def keep_advanced_tiers(client: Any, plan: ParamsPlan) -> None:
-    """A write without ``Tier`` gets the account's default tier (Standard), and AWS refuses
-    to move an Advanced parameter down: existing Advanced parameters keep their tier."""
-    paths = [i.path for i in plan.writes if not i.tier and i.current_type is not None]
-    for start in range(0, len(paths), DESCRIBE_BATCH):
-        names = paths[start:start + DESCRIBE_BATCH]
-        pages = client.get_paginator("describe_parameters").paginate(ParameterFilters=[
-            {"Key": "Name", "Option": "Equals", "Values": names}])
-        advanced = {p["Name"] for page in pages for p in page.get("Parameters", [])
-                    if p.get("Tier") == ADVANCED}
-        for item in plan.writes:
-            if item.path in advanced and not item.tier:
-                item.tier = ADVANCED
-                item.note = "; ".join(filter(None, [item.note, "Advanced tier kept"]))
+    kwargs["Overwrite"] = False
+    version = int(client.put_parameter(**kwargs)["Version"])
+    return version, "type replaced by delete + create: its history restarts"
 
 
 def _write_one(client: Any, plan: ParamsPlan, item: PlanItem, kms_alias: str) -> WriteResult:
@@ -176,7 +117,6 @@ def apply_plan(client: Any, plan: ParamsPlan, *, kms_alias: str,
     :class:`Interrupted` (exit 130) carrying the report: written, failed, not attempted.
     """
     report = PushReport(stage=plan.stage, source=plan.source, plan=plan.counts)
-    keep_advanced_tiers(client, plan)
     batches = [b for b in (plan.writes, plan.deletes) if b]
     with _sigint_as_flag() as interrupted:
         for index, batch in enumerate(batches):

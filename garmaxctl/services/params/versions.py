@@ -22,7 +22,7 @@ from garmaxctl.services.params.plan import (
     _desired_item,
     _extra_item,
 )
-from garmaxctl.services.params.push import MAX_WORKERS, RESTARTED_LABEL
+from garmaxctl.services.params.push import MAX_WORKERS
 from garmaxctl.services.params.tree import (
     PLAIN,
     RemoteParameter,
@@ -178,15 +178,6 @@ def restore_plan(target: StageTarget, *, as_of: dt.datetime, prune: bool = False
                 key=key, path=path, stage=stage, value=chosen.value, type_=chosen.type,
                 current=current, replace_type=replace_type, plan=plan,
                 source_note=f"version {chosen.version}"))
-        elif versions and RESTARTED_LABEL in versions[0].labels:
-            # garmaxctl replaced its type (delete + create): it existed then, with a value
-            # SSM no longer keeps. Never an extra to delete.
-            plan.items.append(PlanItem(
-                action=Action.SKIPPED, key=key, name=relative(path, stage), path=path,
-                type=current.type, current_type=current.type, secret=current.secret,
-                old=_display(current.value, current.secret), version=current.version,
-                note="history restarted by `params push --replace-type` after that time: "
-                     "its earlier value is not kept"))
         elif versions and versions[0].version == 1:
             plan.items.append(_extra_item(current, stage, key, prune,
                                           "created after that time"))
