@@ -3,8 +3,10 @@ through the real embedded emulator, a counter of SSM calls, and fault injection.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -84,6 +86,14 @@ def full_env(write_env: Callable[..., Path]) -> Path:  # noqa: F811
     return write_env(env_text(VALUES))
 
 
+def a_moment() -> str:
+    """Now, as an ISO timestamp, with a little time on either side (for --as-of)."""
+    time.sleep(0.05)
+    moment = dt.datetime.now(dt.UTC).isoformat()
+    time.sleep(0.05)
+    return moment
+
+
 # ----------------------------------------------------------------------------- stages
 
 @dataclass
@@ -99,6 +109,11 @@ class Target:
 
     def prefix(self) -> str:
         return f"/garmaxai/{self.stage}/"
+
+    def tier(self, path: str) -> str:
+        found = self.ssm.describe_parameters(ParameterFilters=[
+            {"Key": "Name", "Option": "Equals", "Values": [path]}])["Parameters"]
+        return str(found[0]["Tier"])
 
     def tree(self) -> dict[str, dict]:
         found: dict[str, dict] = {}
@@ -236,5 +251,5 @@ def aws_error(code: str, message: str, status: int = 400) -> Any:
                         "x-amzn-RequestId": "test"}, _Raw(body))
 
 
-__all__ = ["CANARY", "VALUES", "Calls", "Run", "Target", "assert_envelope", "aws_error",
-           "env_text"]
+__all__ = ["CANARY", "VALUES", "Calls", "Run", "Target", "a_moment", "assert_envelope",
+           "aws_error", "env_text"]

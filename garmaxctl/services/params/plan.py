@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from garmaxctl.services.params.tree import (
+    ADVANCED,
     SECURE,
     RemoteParameter,
     _display,
     _guard,
     connect,
+    read_tiers,
     read_tree,
     relative,
 )
@@ -59,7 +61,7 @@ class PlanItem:
     old: str | None = None
     new: str | None = None
     version: int | None = None  # current version in Parameter Store
-    tier: str | None = None  # "Advanced" when the value is over 4 KB
+    tier: str | None = None  # "Advanced": a value over 4 KB, or an Advanced parameter
     note: str | None = None
 
 
@@ -166,6 +168,26 @@ def _desired_item(*, key: str | None, path: str, stage: str, value: str, type_: 
     return item
 
 
+def keep_tiers(client: Any, plan: ParamsPlan) -> ParamsPlan:
+    """An Advanced parameter stays Advanced, whatever the size of its new value.
+
+    A write without ``Tier`` gets the account's default tier (Standard), and AWS refuses to
+    downgrade an Advanced parameter (``ValidationException``). So every change that does not
+    already need the Advanced tier looks up the parameter's tier: one ``DescribeParameters``
+    pass over the tree (⌈N/50⌉ calls), and none when the plan changes nothing.
+    """
+    candidates = [i for i in plan.by_action(Action.CHANGE) if i.tier is None]
+    if not candidates:
+        return plan
+    tiers = read_tiers(client, plan.stage)
+    for item in candidates:
+        if tiers.get(item.path) == ADVANCED:
+            item.tier = ADVANCED
+            item.note = "; ".join(n for n in (item.note, "Advanced tier kept (AWS cannot "
+                                              "move a parameter back to Standard)") if n)
+    return plan
+
+
 def _extra_item(current: RemoteParameter, stage: str, key: str | None, prune: bool,
                 note: str) -> PlanItem:
     return PlanItem(action=Action.DELETE if prune else Action.EXTRA, key=key,
@@ -235,5 +257,5 @@ def plan_from_env(target: StageTarget, env: EnvFile, *, prune: bool = False,
         raise ConfigError(f"{env.path} not found",
                           hint="create it from .env.example, or pass --env-file")
     client = connect(target)
-    return build_plan(env, read_tree(client, stage), stage, prune=prune,
-                      replace_type=replace_type)
+    return keep_tiers(client, build_plan(env, read_tree(client, stage), stage, prune=prune,
+                                         replace_type=replace_type))

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from garmaxctl.stage.target import StageTarget
 
 PAGE_SIZE = 10  # GetParametersByPath's maximum page: N parameters cost ⌈N/10⌉ reads
+DESCRIBE_PAGE_SIZE = 50  # DescribeParameters' maximum page: the tiers cost ⌈N/50⌉ reads
+ADVANCED = "Advanced"
 SECURE = Kind.SECRET.value
 PLAIN = Kind.PLAIN.value
 
@@ -136,6 +138,22 @@ def read_tree(client: Any, stage: str, *, decrypt: bool = True) -> dict[str, Rem
                 redact.register(remote.value)
             found[path] = remote
     return found
+
+
+def read_tiers(client: Any, stage: str) -> dict[str, str]:
+    """Each parameter's tier (``Standard`` or ``Advanced``), by path: ``DescribeParameters``
+    with a recursive path filter, 50 a page, so N parameters cost ⌈N/50⌉ calls.
+    ``GetParametersByPath`` does not return the tier."""
+    tiers: dict[str, str] = {}
+    pages = client.get_paginator("describe_parameters").paginate(
+        ParameterFilters=[{"Key": "Path", "Option": "Recursive",
+                           "Values": [contract.params_prefix(stage).rstrip("/")]}],
+        PaginationConfig={"PageSize": DESCRIBE_PAGE_SIZE})
+    for page in pages:
+        for item in page.get("Parameters", []):
+            if in_tree(item["Name"], stage):
+                tiers[item["Name"]] = item.get("Tier", "Standard")
+    return tiers
 
 
 # ----------------------------------------------------------------------------- list/get

@@ -21,6 +21,7 @@ from garmaxctl.services.params.plan import (
     PlanItem,
     _desired_item,
     _extra_item,
+    keep_tiers,
 )
 from garmaxctl.services.params.push import MAX_WORKERS
 from garmaxctl.services.params.tree import (
@@ -134,7 +135,7 @@ def rollback_plan(target: StageTarget, name: str, *, to_version: int,
                                     stage=stage, value=chosen.value, type_=chosen.type,
                                     current=current, replace_type=replace_type, plan=plan,
                                     source_note=f"from version {to_version}"))
-    return plan
+    return keep_tiers(client, plan)
 
 
 # ----------------------------------------------------------------------------- restore
@@ -187,4 +188,4 @@ def restore_plan(target: StageTarget, *, as_of: dt.datetime, prune: bool = False
                 type=current.type, current_type=current.type, secret=current.secret,
                 old=_display(current.value, current.secret), version=current.version,
                 note="history does not reach back that far (SSM keeps 100 versions)"))
-    return plan
+    return keep_tiers(client, plan)
