@@ -17,6 +17,7 @@ from garmaxctl.shared.errors import ChangesFound, PartialFailureError
 
 if TYPE_CHECKING:
     from garmaxctl.services.params import ParamsPlan, PushReport
+    from garmaxctl.services.params.push import WriteResult
 
 _PRUNE = typer.Option(False, "--prune", help="Delete extras: parameters in Parameter Store "
                                              "that the .env file does not have.")
@@ -74,8 +75,8 @@ def _approve(opts: GlobalOptions, plan: ParamsPlan, action: str) -> None:
 
 
 def _report_outcome(report: PushReport, plan: ParamsPlan) -> output.Outcome:
-    rows = [(r.action, r.key or "-", r.name, r.status, r.version,
-             (r.error_code and f"{r.error_code}: {r.error}") or r.note) for r in report.results]
+    rows = [(r.action, r.key or "-", r.name, r.status, r.version, _detail(r))
+            for r in report.results]
     table = output.Table(columns=("action", "key", "parameter", "status", "version",
                                   "detail"), rows=rows,
                          title=f"params — stage {report.stage} from {report.source}")
@@ -86,11 +87,21 @@ def _report_outcome(report: PushReport, plan: ParamsPlan) -> output.Outcome:
         not_written = ", ".join(r.key or r.name for r in report.failed)
         message = f"{failed} of {len(report.results)} write(s) failed; not written: " \
                   f"{not_written}"
-        lines = [lines[0], message]
+        # A failed type replacement says what the parameter holds now (put back, or lost).
+        lines = [lines[0], message] + [f"{r.key or r.name}: {r.note}" for r in report.failed
+                                       if r.note]
         failure = PartialFailureError(message)
     data = {"report": report, "written": [r.key or r.name for r in report.written],
             "failed": [r.key or r.name for r in report.failed], "counts": plan.counts}
     return output.Outcome(data=data, tables=[table], lines=lines, failure=failure)
+
+
+def _detail(result: WriteResult) -> str | None:
+    if not result.error_code:
+        return result.note
+    if result.error and result.error.startswith("recreate failed: "):
+        return result.error  # names the AWS error code itself
+    return f"{result.error_code}: {result.error}"
 
 
 def _apply(opts: GlobalOptions, plan: ParamsPlan, *, dry_run: bool,

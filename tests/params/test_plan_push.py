@@ -333,8 +333,9 @@ def test_replace_type_falls_back_to_delete_and_create_when_aws_refuses(
         if body.get("Overwrite") else None)
     result, document = cli.json(*dev.args, "params", "push", "--replace-type")
     assert result.exit_code == 0, result.stdout
-    # A change reads the tiers (DescribeParameters) before writing.
+    # The change reads the tiers; the fallback reads what the delete loses before deleting.
     assert ssm_calls.calls == ["GetParametersByPath", "DescribeParameters", "PutParameter",
+                               "GetParameter", "DescribeParameters", "ListTagsForResource",
                                "DeleteParameter", "PutParameter"]
     assert "history restarts" in document["data"]["report"]["results"][0]["note"]
     param = dev.ssm.get_parameter(Name="/garmaxai/DEV/security/jwt-secret",

@@ -10,6 +10,8 @@ String or SecureString). Everything here works on typed results and never prints
   ``--replace-type``, or a value larger than Parameter Store allows);
 - :mod:`.push`: :func:`apply_plan` writes only the differences, in parallel with bounded
   concurrency (the client's adaptive retry mode absorbs throttling) and reports each write;
+- :mod:`.replace`: a type AWS will not change in place is replaced by delete + create,
+  the old value put back if the create fails; the restarted history is marked;
 - :mod:`.versions`: history, rollback (one parameter to an old version's value) and
   restore (the whole tree as it was at a point in time) build the same kind of plan from
   ``GetParameterHistory``, so they share the writer and its report;

@@ -145,7 +145,9 @@ def _desired_item(*, key: str | None, path: str, stage: str, value: str, type_: 
         if current.type != type_:
             if replace_type:
                 item.action = Action.CHANGE
-                notes.append(f"type {current.type} -> {type_} (--replace-type)")
+                notes.append(f"type {current.type} -> {type_} (--replace-type): where AWS "
+                             "refuses it in place, deleted and created again, so its "
+                             "history restarts at version 1")
             else:
                 item.action = Action.BLOCKED
                 notes.append(f"type change {current.type} -> {type_}: refused without "

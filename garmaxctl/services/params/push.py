@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from garmaxctl.aws import error_code
 from garmaxctl.services.params.plan import Action, ParamsPlan, PlanItem
+from garmaxctl.services.params.replace import ReplaceFailedError, replace_type
 from garmaxctl.services.params.tree import SECURE, _error_text, _guard
 from garmaxctl.shared.errors import Interrupted
 
@@ -64,7 +65,7 @@ class PushReport:
 
 
 def _put(client: Any, item: PlanItem, value: str, kms_alias: str) -> tuple[int, str | None]:
-    """One PutParameter (two calls more for a type AWS refuses to change in place)."""
+    """One PutParameter; a type AWS refuses to change in place is replaced (.replace)."""
     kwargs: dict[str, Any] = {"Name": item.path, "Value": value, "Type": item.type,
                               "Overwrite": item.action is not Action.ADD}
     if item.type == SECURE:
@@ -77,11 +78,8 @@ def _put(client: Any, item: PlanItem, value: str, kms_alias: str) -> tuple[int, 
         if error_code(exc) != _TYPE_MISMATCH or item.current_type == item.type:
             raise
     # AWS documents that a type cannot change in place (HierarchyTypeMismatchException):
-    # with --replace-type the parameter is deleted and created again; its history restarts.
-    client.delete_parameter(Name=item.path)
-    kwargs["Overwrite"] = False
-    version = int(client.put_parameter(**kwargs)["Version"])
-    return version, "type replaced by delete + create: its history restarts"
+    # with --replace-type the parameter is deleted and created again, never lost.
+    return replace_type(client, item, kwargs)
 
 
 def _write_one(client: Any, plan: ParamsPlan, item: PlanItem, kms_alias: str) -> WriteResult:
@@ -98,6 +96,9 @@ def _write_one(client: Any, plan: ParamsPlan, item: PlanItem, kms_alias: str) ->
         else:
             result.version, result.note = _put(client, item, plan.value_for(item.path),
                                                kms_alias)
+    except ReplaceFailedError as exc:  # says what the parameter holds now
+        result.status = "failed"
+        result.error_code, result.error, result.note = exc.code, exc.message, exc.note
     except Exception as exc:  # every write is reported, whatever went wrong
         result.status = "failed"
         result.error_code, result.error = _error_text(exc)

@@ -24,6 +24,7 @@ from garmaxctl.services.params.plan import (
     keep_tiers,
 )
 from garmaxctl.services.params.push import MAX_WORKERS
+from garmaxctl.services.params.replace import history_restarted
 from garmaxctl.services.params.tree import (
     PLAIN,
     RemoteParameter,
@@ -74,6 +75,7 @@ class _Version:
     modified_by: str | None
     labels: list[str]
     value: str = field(repr=False)
+    description: str | None = None
 
 
 def _read_history(client: Any, path: str, stage: str) -> list[_Version]:
@@ -87,7 +89,8 @@ def _read_history(client: Any, path: str, stage: str) -> list[_Version]:
                                    last_modified=item.get("LastModifiedDate"),
                                    modified_by=item.get("LastModifiedUser"),
                                    labels=list(item.get("Labels", [])),
-                                   value=item.get("Value", ""))
+                                   value=item.get("Value", ""),
+                                   description=item.get("Description"))
                 if is_secret(path, version.type):
                     redact.register(version.value)
                 versions.append(version)
@@ -179,13 +182,26 @@ def restore_plan(target: StageTarget, *, as_of: dt.datetime, prune: bool = False
                 key=key, path=path, stage=stage, value=chosen.value, type_=chosen.type,
                 current=current, replace_type=replace_type, plan=plan,
                 source_note=f"version {chosen.version}"))
+        elif versions and versions[0].version == 1 and \
+                history_restarted(versions[0].description):
+            # It existed then: garmaxctl deleted and created it again (a type change).
+            restarted = _aware(versions[0].last_modified)
+            at = restarted.isoformat().replace("+00:00", "Z") if restarted else "?"
+            plan.items.append(_skipped(
+                current, stage, key, f"history restarted at {at} by garmaxctl (type "
+                "replaced): its value before then is not kept; never deleted"))
         elif versions and versions[0].version == 1:
             plan.items.append(_extra_item(current, stage, key, prune,
                                           "created after that time"))
         else:
-            plan.items.append(PlanItem(
-                action=Action.SKIPPED, key=key, name=relative(path, stage), path=path,
-                type=current.type, current_type=current.type, secret=current.secret,
-                old=_display(current.value, current.secret), version=current.version,
-                note="history does not reach back that far (SSM keeps 100 versions)"))
+            plan.items.append(_skipped(
+                current, stage, key,
+                "history does not reach back that far (SSM keeps 100 versions)"))
     return keep_tiers(client, plan)
+
+
+def _skipped(current: RemoteParameter, stage: str, key: str | None, note: str) -> PlanItem:
+    return PlanItem(action=Action.SKIPPED, key=key, name=relative(current.path, stage),
+                    path=current.path, type=current.type, current_type=current.type,
+                    secret=current.secret, old=_display(current.value, current.secret),
+                    version=current.version, note=note)
