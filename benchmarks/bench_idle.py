@@ -116,7 +116,7 @@ def run() -> BenchResult:
                                       note="lock, discover, snapshot, changes"))
         result.figures.append(measure("idle up", up, repeat=REPEAT,
                                       before=lambda: (fresh(), down()),
-                                      note="restore, read back, warm (DryRun)"))
+                                      note="restore, read back, warm (a real invoke)"))
         result.figures.append(measure("idle down + up", down_then_up, repeat=REPEAT,
                                       before=fresh))
     finally:
