@@ -40,7 +40,9 @@ def _runner(argv: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,)):
 def run() -> BenchResult:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GARMAX_")}
     env.update(GARMAX_LOCAL_PORT=str(_free_port()), NO_COLOR="1")
-    cli = [sys.executable, "-m", "garmaxctl"]
+    # The console script users type (as `aws` is), else the module.
+    script = shutil.which("garmaxctl", path=os.path.dirname(sys.executable))
+    cli = [script] if script else [sys.executable, "-m", "garmaxctl"]
     result = BenchResult(title="start-up: garmaxctl beside aws --version")
     aws = shutil.which("aws", path=os.path.dirname(sys.executable)) or shutil.which("aws")
     cases: list[tuple[str, Any, str]] = []
