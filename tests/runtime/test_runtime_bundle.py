@@ -1,5 +1,6 @@
-"""The Lambda bundle: ``runtime/`` plus garmaxctl's ``__init__``, ``contract``, ``stages`` and
-``errors`` — the handlers import nothing else from garmaxctl and no CLI dependency."""
+"""The Lambda bundle: ``runtime/`` plus garmaxctl's ``__init__`` and its ``shared`` package
+(contract, stages, errors) — the handlers import nothing else from garmaxctl and no CLI
+dependency."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from importlib.metadata import version
 from pathlib import Path
 
 from garmaxctl.shared import contract
+from infra.bundling import PACKAGE_INIT, SHARED_PACKAGE
 
 REPO = Path(__file__).resolve().parents[2]
-BUNDLED = ("__init__.py", "contract.py", "stages.py", "errors.py")
 
 _BLOCKER = """
 import sys
@@ -39,9 +40,9 @@ def test_handlers_import_from_the_bundle_alone(tmp_path):
     bundle = tmp_path / "bundle"
     shutil.copytree(REPO / "runtime", bundle / "runtime",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    (bundle / "garmaxctl").mkdir()
-    for name in BUNDLED:
-        shutil.copy(REPO / "garmaxctl" / name, bundle / "garmaxctl" / name)
+    shutil.copytree(REPO / SHARED_PACKAGE, bundle / SHARED_PACKAGE,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / PACKAGE_INIT, bundle / PACKAGE_INIT)
     code = _BLOCKER % (tuple(contract.HANDLERS.values()), str(bundle))
     result = subprocess.run([sys.executable, "-c", code], cwd=bundle, capture_output=True,
                             text=True, timeout=60,
