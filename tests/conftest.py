@@ -43,6 +43,42 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyt
     redact.disable_verbose_logging()
 
 
+def wait_for(check: Any, timeout: float = 60.0) -> Any:
+    """Poll ``check`` every 0.5 s until it returns something true (returned); fail after
+    ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError("condition not met in time")
+
+
+def api_request(url: str, method: str = "GET", body: dict | None = None,
+                user: str | None = None) -> tuple[int, dict]:
+    """One JSON request to a (local) API: (status, parsed body); the LOCAL caller's
+    identity in the dev-user header."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from garmaxctl.shared import contract
+
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    if user:
+        request.add_header(contract.DEV_USER_HEADER, user)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 import uuid
 
 import pytest
 
 from garmaxctl.shared import contract
+from tests.conftest import api_request, wait_for
 
 pytestmark = pytest.mark.slow
 STAGE = "LOCAL"
@@ -86,26 +86,7 @@ def test_outputs_command_lists_every_output(local_stack) -> None:
 
 def _request(local_stack, method: str, path: str, body: dict | None = None,
              user: str | None = "alice") -> tuple[int, dict]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{local_stack.api_url}{path}", data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-    if user:
-        request.add_header("X-Garmax-Dev-User", user)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
-
-
-def _wait_for(check, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError("condition not met in time")
+    return api_request(f"{local_stack.api_url}{path}", method, body, user)
 
 
 def test_health_and_a_tryon_round_trip_through_the_local_api(local_stack) -> None:
@@ -132,7 +113,7 @@ def test_health_and_a_tryon_round_trip_through_the_local_api(local_stack) -> Non
         assert code == 200 and body["status"] != "failed", body
         return body if body["status"] == "preview_ready" else None
 
-    ready = _wait_for(preview_ready)
+    ready = wait_for(preview_ready)
     status, render = _request(local_stack, "POST", "/api/render",
                               {"sessionId": session_id, "quality": "sd"}, user)
     assert status == 202, render
@@ -143,7 +124,7 @@ def test_health_and_a_tryon_round_trip_through_the_local_api(local_stack) -> Non
         keys = {o["Key"] for o in s3.list_objects_v2(Bucket=renders).get("Contents", [])}
         return expected <= keys
 
-    assert _wait_for(rendered), expected
+    assert wait_for(rendered), expected
 
     sqs = local_stack.client("sqs")
 
@@ -159,7 +140,7 @@ def test_health_and_a_tryon_round_trip_through_the_local_api(local_stack) -> Non
                     return False
         return True
 
-    assert _wait_for(drained), "messages left in a queue or a DLQ"
+    assert wait_for(drained), "messages left in a queue or a DLQ"
 
 
 def test_messages_sent_to_the_queues_are_processed_none_in_a_dlq(local_stack) -> None:
@@ -182,7 +163,7 @@ def test_messages_sent_to_the_queues_are_processed_none_in_a_dlq(local_stack) ->
         return not int(attrs["ApproximateNumberOfMessages"]) and \
             not int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
-    assert _wait_for(lambda: empty(billing))
+    assert wait_for(lambda: empty(billing))
     assert empty(billing_dlq)
     from runtime.domain.billing import get_account
 

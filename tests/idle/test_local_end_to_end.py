@@ -16,6 +16,7 @@ import pytest
 import stripe
 
 from garmaxctl.shared import contract
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.slow
 STAGE = "LOCAL"
@@ -38,16 +39,6 @@ def _counts(sqs, url: str) -> int:
         "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
     return int(attrs["ApproximateNumberOfMessages"]) + \
         int(attrs["ApproximateNumberOfMessagesNotVisible"])
-
-
-def _wait_for(check, timeout: float = 90.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError("condition not met in time")
 
 
 def _checkout_event(user: str, credits: int) -> dict:
@@ -173,7 +164,8 @@ def test_messages_and_stripe_events_while_idle_are_processed_after_up(local_stac
     assert after == before
 
     # After up: everything queued while idle is processed, nothing in a DLQ.
-    _wait_for(lambda: _counts(sqs, tryon_q) == 0 and _counts(sqs, billing_q) == 0)
+    wait_for(lambda: _counts(sqs, tryon_q) == 0 and _counts(sqs, billing_q) == 0,
+             timeout=90.0)
     assert _counts(sqs, tryon_dlq) == 0 and _counts(sqs, billing_dlq) == 0
     for session_id in sessions:
         item = ddb.get_item(TableName=sessions_table,

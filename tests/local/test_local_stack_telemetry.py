@@ -16,8 +16,6 @@ import os
 import re
 import subprocess
 import sys
-import time
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -25,6 +23,7 @@ import pytest
 
 from garmaxctl.local.supervisor import inbox_messages
 from garmaxctl.shared import contract
+from tests.conftest import api_request, wait_for
 
 pytestmark = pytest.mark.slow
 STAGE = "LOCAL"
@@ -41,32 +40,8 @@ def aws_cli(local_stack, *args: str) -> dict:
     return json.loads(done.stdout or "{}")
 
 
-def request(url: str, method: str = "GET", body: dict | None = None,
-            user: str | None = None) -> tuple[int, dict]:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
-    if user:
-        req.add_header(contract.DEV_USER_HEADER, user)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
-
-
-def wait_for(check, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError("condition not met in time")
-
-
 def tick(local_stack, at: dt.datetime | None = None) -> dict:
-    status, body = request(f"{local_stack.api_url}/_local/telemetry/tick", "POST",
+    status, body = api_request(f"{local_stack.api_url}/_local/telemetry/tick", "POST",
                            {"at": at.isoformat()} if at else {})
     assert status == 200, body
     return body
@@ -79,20 +54,20 @@ def test_tryon_telemetry_and_a_dlq_alarm_reach_the_inbox(local_stack) -> None:
     uploads = local_stack.outputs[contract.OutputKey.UPLOADS_BUCKET]
     for key in ("avatar.jpg", "garment.jpg"):
         s3.put_object(Bucket=uploads, Key=f"users/{user}/{key}", Body=b"\xff\xd8\xff jpeg")
-    status, session = request(f"{local_stack.api_url}/api/tryon/sessions", "POST",
+    status, session = api_request(f"{local_stack.api_url}/api/tryon/sessions", "POST",
                               {"avatarKey": "avatar.jpg", "garmentKey": "garment.jpg",
                                "quality": "sd"}, user)
     assert status == 201, session
     session_id = session["sessionId"]
 
     def processed() -> bool:
-        code, body = request(f"{local_stack.api_url}/api/tryon/sessions/{session_id}",
+        code, body = api_request(f"{local_stack.api_url}/api/tryon/sessions/{session_id}",
                              user=user)
         return code == 200 and body["status"] in ("preview_ready", "failed")
 
     wait_for(processed)
     # A refused request: the Api handler's Powertools logger writes "request refused".
-    code, _ = request(f"{local_stack.api_url}/api/tryon/sessions/no-such-session", user=user)
+    code, _ = api_request(f"{local_stack.api_url}/api/tryon/sessions/no-such-session", user=user)
     assert code == 404
 
     # Logs, through the aws CLI: START/REPORT and the handlers' Powertools JSON.
