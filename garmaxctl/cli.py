@@ -12,8 +12,10 @@ Nothing here imports boto3, pydantic or aws_cdk at import time.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -128,6 +130,16 @@ def confirm(opts: GlobalOptions, action: str, *, always: bool = False,
 
 
 # --------------------------------------------------------------------------- the tree
+
+@contextlib.contextmanager
+def until_ctrl_c() -> Iterator[None]:
+    """A follower or watcher runs inside this: Ctrl-C ends it normally (exit 0, and under
+    ``-o json`` the closing line of the stream), as docs/exit-codes.md says."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        output.note("stopped (Ctrl-C)")
+
 
 def load_command(entry: registry.Entry) -> click.Command:
     """Import the command's module and make its Click command (Typer does the options)."""

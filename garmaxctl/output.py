@@ -67,6 +67,7 @@ class OutputOptions:
     command: str = ""
     stage: str | None = None
     verbose: bool = False
+    streaming: bool = False  # a stream began: every JSON document from here is one line
 
 
 _options = OutputOptions()
@@ -112,9 +113,12 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def envelope(data: Any, *, exit_code: int, error: dict[str, str] | None = None) -> dict:
-    document: dict[str, Any] = {
-        "schema": SCHEMA_VERSION,
+def envelope(data: Any, *, exit_code: int, error: dict[str, str] | None = None,
+             event: str | None = None) -> dict:
+    document: dict[str, Any] = {"schema": SCHEMA_VERSION}
+    if event is not None:
+        document["event"] = event
+    document |= {
         "ok": exit_code == 0,
         "exit_code": exit_code,
         "command": _options.command,
@@ -197,8 +201,8 @@ def emit(outcome: Outcome, *, exit_code: int = 0,
     """Print the outcome in the selected mode (``app.py`` passes the exit code and error it
     derived from the outcome's failure) and return the exit code."""
     if is_json():
-        document = json.dumps(envelope(outcome.data, exit_code=exit_code, error=error),
-                              indent=2)
+        document = _dumps(envelope(outcome.data, exit_code=exit_code, error=error,
+                                   event="end" if _options.streaming else None))
         sys.stdout.write((document if outcome.reveal else _redacted(document)) + "\n")
         sys.stdout.flush()
         return exit_code
@@ -211,16 +215,40 @@ def emit(outcome: Outcome, *, exit_code: int = 0,
 
 
 def show(outcome: Outcome) -> None:
-    """An intermediate result of a stream or watcher (its exit code does not matter)."""
+    """An intermediate result of a watcher for people (its exit code does not matter)."""
     emit(outcome)
+
+
+def _dumps(document: dict) -> str:
+    return json.dumps(document, separators=(",", ":")) if _options.streaming else json.dumps(
+        document, indent=2)
+
+
+def begin_stream() -> None:
+    """From here on this run is a stream (``logs tail --follow``, ``local logs --follow``,
+    ``health --watch``): under ``-o json`` each :func:`stream_event` and the closing
+    document are one JSON object per line (JSON Lines), the documented exception to "one
+    document" (docs/exit-codes.md, "Streams")."""
+    _options.streaming = True
+
+
+def stream_event(event: str, data: Any, *, reveal: bool = False) -> None:
+    """One event of a stream as one JSON line ``{"schema", "event", "command", "stage",
+    "data"}`` (JSON mode only; people get the command's own rendering)."""
+    document = {"schema": SCHEMA_VERSION, "event": event, "command": _options.command,
+                "stage": _options.stage, "data": to_jsonable(data)}
+    line = json.dumps(document, separators=(",", ":"))
+    sys.stdout.write((line if reveal else _redacted(line)) + "\n")
+    sys.stdout.flush()
 
 
 def emit_error(code: str, message: str, exit_code: int, data: Any = None) -> None:
     """One line on stderr for people; the JSON document (with ``error``) for machines."""
     if is_json():
         document = envelope(data or {}, exit_code=exit_code,
-                            error={"code": code, "message": message})
-        sys.stdout.write(_redacted(json.dumps(document, indent=2)) + "\n")
+                            error={"code": code, "message": message},
+                            event="end" if _options.streaming else None)
+        sys.stdout.write(_redacted(_dumps(document)) + "\n")
         sys.stdout.flush()
         return
     stderr_console().print(f"error: {message}", style="red", markup=False, highlight=False)

@@ -422,3 +422,13 @@ BUDGET_PARAMS: dict[str, str] = {
 
 # LOCAL only: the local gateway takes the caller's identity from this header.
 DEV_USER_HEADER = "X-Garmax-Dev-User"
+
+
+# Short names operators type for the functions (``logs tail api tryon``).
+FUNCTION_SHORT_NAMES: dict[str, Function] = {
+    "api": Function.API,
+    "webhook": Function.STRIPE_WEBHOOK,
+    "tryon": Function.TRYON_PROCESSOR,
+    "render": Function.AI_RENDER_PROCESSOR,
+    "billing": Function.BILLING_PROCESSOR,
+}
