@@ -124,6 +124,14 @@ REGISTRY: tuple[Entry, ...] = (
     command("budget status", "Spend per provider, breaker level, top users, AWS Budgets.",
             "budget"),
 
+    group("dr", "Disaster recovery: restore the database to a point in time; drill it "
+                "(docs/dr.md)."),
+    command("dr restore-db", "Restore the stage's Aurora cluster to a new cluster at a "
+                             "time; print the params change.", "dr", "restore_db",
+            mutates=True),
+    command("dr drill", "DEV/QA: restore to a throw-away cluster, check it, delete it, "
+                        "time it.", "dr", mutates=True),
+
     group("local", "Run the LOCAL stage on this machine: the embedded AWS emulator, the "
                    "deployed stack, the local API and workers."),
     command("local up", "Start the emulator, deploy LOCAL, serve the API; Ctrl-C stops all.",
