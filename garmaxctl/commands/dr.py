@@ -55,8 +55,10 @@ def _request_lines(requests: list[Any], dry_run: bool) -> list[str]:
 def _params_lines(result: Any) -> list[str]:
     lines = []
     for change in result.params:
-        lines.append(f"  {change.key} ({change.action}): {change.old or '-'} -> "
-                     f"{change.new or '-'}" + (f"  [{change.note}]" if change.note else ""))
+        lines.append(f"  {change.key}: {change.action}"
+                     + (f" ({change.note})" if change.note else ""))
+        lines += [f"    {word} {value}" for word, value in (("from", change.old),
+                                                           ("to  ", change.new)) if value]
     return lines
 
 
@@ -136,8 +138,9 @@ def drill(ctx: typer.Context, timeout: str = TIMEOUT) -> output.Outcome:
     table = output.Table(columns=("phase", "seconds", "status"),
                          rows=[(p.name, f"{p.seconds:.0f}", p.status)
                                for p in report.phases],
-                         title=f"dr drill — stage {report.stage}: {report.cluster}")
-    lines = [f"{p.name}: {p.detail}" for p in report.phases if p.detail]
+                         title=f"dr drill — stage {report.stage}")
+    lines = [f"throw-away cluster: {report.cluster} (from {report.source})"]
+    lines += [f"{p.name}: {p.detail}" for p in report.phases if p.detail]
     if report.restore_seconds is not None:
         lines.append(f"restore took {report.restore_seconds:.0f} s (cluster and writer "
                      "available)")

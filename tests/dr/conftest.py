@@ -44,8 +44,8 @@ def rds() -> Any:
 
 class Recorder:
     """Every AWS request garmaxctl makes, with its parameters; optional fault and status
-    injection (``fail``: operation -> error code; ``stuck``: identifiers whose status RDS
-    keeps at ``creating``)."""
+    injection (``fail``: operation -> error code; ``stuck``: identifier prefixes whose
+    status RDS keeps at ``creating``)."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
@@ -76,12 +76,15 @@ class Recorder:
                 if self.window:
                     cluster["EarliestRestorableTime"] = EARLIEST
                     cluster["LatestRestorableTime"] = LATEST
-                if cluster["DBClusterIdentifier"] in self.stuck:
+                if self._stuck(cluster["DBClusterIdentifier"]):
                     cluster["Status"] = "creating"
         if model.name == "DescribeDBInstances":
             for instance in parsed.get("DBInstances", []):
-                if instance["DBInstanceIdentifier"] in self.stuck:
+                if self._stuck(instance["DBInstanceIdentifier"]):
                     instance["DBInstanceStatus"] = "creating"
+
+    def _stuck(self, ident: str) -> bool:
+        return any(ident.startswith(prefix) for prefix in self.stuck)
 
     def attach(self, session: Any) -> Any:
         session.events.register("before-parameter-build", self._before)

@@ -112,7 +112,8 @@ def test_table_output_names_the_plan_and_never_the_password(recorder, cli) -> No
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "sent RestoreDBClusterToPointInTime:" in result.stdout
     assert "  UseLatestRestorableTime: True" in result.stdout
-    assert "DATABASE_URL (change): mysql://garmaxadmin:****@" in result.stdout
+    assert "  DATABASE_URL: change (host changed; user, password and database kept)\n" \
+        "    from mysql://garmaxadmin:****@garmaxai-cluster-dev.cluster-abc." in result.stdout
     assert "`garmaxctl params push`" in result.stdout
     assert PASSWORD not in result.stdout + result.stderr
     assert "RestoreToTime" not in recorder.params(RESTORE)

@@ -124,7 +124,7 @@ def restore_db(target: StageTarget, *, to: str | None = None, latest: bool = Fal
     if (to is None) == (not latest):
         raise UsageError("give exactly one of --to TIME and --latest", code="usage")
     now = now or dt.datetime.now(dt.UTC)
-    moment = parse_time(to, now=now) if to is not None else None
+    moment = parse_time(to, now=now).replace(microsecond=0) if to is not None else None
     if env_out is not None and env_out.exists():
         raise UsageError(f"{env_out} exists", code="file_exists",
                          hint="choose another --env-out (it is never overwritten)")
