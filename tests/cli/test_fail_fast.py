@@ -24,6 +24,8 @@ NO_EMULATOR = {
     "local logs": "reads the log file",
     "doctor": "reports the emulator as one of its checks (below); its tool checks run "
               "node, npm, cdk --version",
+    "dr restore-db": "LOCAL has no database: refused (exit 2) before any AWS call",
+    "dr drill": "LOCAL has no database: refused (exit 2) before any AWS call",
 }
 ARGS = {
     "params get": ["FRONTEND_URL"],

@@ -345,6 +345,7 @@ CASES = [
          aws=True),
     Case("deploy_prod_without_yes", ("-s", "prod", "deploy"), fake_cdk_project, aws=True),
     Case("destroy_prod_without_yes", ("-s", "prod", "destroy"), aws=True),
+    Case("dr_restore_db_local_no_database", ("dr", "restore-db", "--latest")),
 ]
 
 

@@ -20,9 +20,11 @@ ARGS: dict[str, list[str]] = {
     "params rollback": ["JWT_SECRET", "--to-version", "1"],
     "params restore": ["--as-of", "1h", "--prune"],
     "smoke": ["--allow-spend", "--token", "e30.e30.sig"],
+    "dr restore-db": ["--latest"],
 }
 # LOCAL-only commands refuse every other stage outright (exit 2, code usage).
 LOCAL_ONLY = {"local reset"}
+LOCAL_ONLY |= {"dr drill"}  # DEV/QA only: PROD is refused outright the same way
 MUTATING = [e.path for e in registry.commands() if e.mutates]
 
 
