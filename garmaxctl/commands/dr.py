@@ -119,6 +119,8 @@ def restore_db(
         else:
             lines.append("put these in .env (--env-out FILE writes them), then "
                          "`garmaxctl params plan` and `garmaxctl params push`")
+    if result.dry_run and env_out is not None:
+        lines.append(f"--env-out: {env_out} is not written in a dry run")
     lines.append(f"dry run: nothing was sent; {result.cluster} would be created"
                  if result.dry_run else f"{result.cluster} is available")
     return output.Outcome(data=result, tables=tables, lines=lines)
