@@ -237,3 +237,31 @@ def test_the_endpoint_change_keeps_user_password_and_database(recorder, target) 
                                       ":3306/garmaxai")
     assert result.endpoint.endswith(f".{REGION}.rds.amazonaws.com")
     assert json.dumps([c.__dict__ for c in result.params]).count(PASSWORD) == 0
+
+
+def test_a_failed_writer_says_what_exists_and_how_to_delete_it(recorder, cli) -> None:
+    recorder.fail["CreateDBInstance"] = "InsufficientDBInstanceCapacity"
+    result, document = cli.json("-s", "dev", "dr", "restore-db", "--latest", "--name",
+                                "garmaxai-cluster-dev-nowriter")
+    assert result.exit_code == 1
+    error = document["error"]
+    assert error["code"] == "restore_failed"
+    assert "InsufficientDBInstanceCapacity" in error["message"]
+    assert "it exists: cluster garmaxai-cluster-dev-nowriter (available)" in error["message"]
+    assert "aws rds delete-db-cluster --db-cluster-identifier garmaxai-cluster-dev-nowriter" \
+        in error["message"]
+
+
+def test_ctrl_c_while_waiting_names_the_cluster_being_created(recorder, target) -> None:
+    from garmaxctl.shared.errors import Interrupted
+
+    recorder.stuck.add("garmaxai-cluster-dev-interrupted")
+
+    def ctrl_c(_seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted) as caught:
+        dr.restore_db(target, latest=True, name="garmaxai-cluster-dev-interrupted",
+                      sleep=ctrl_c)
+    assert "garmaxai-cluster-dev-interrupted is being created" in caught.value.message
+    assert "delete-db-cluster" in caught.value.message
