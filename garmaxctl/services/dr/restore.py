@@ -98,7 +98,9 @@ def params_change(target: StageTarget, endpoint: str, port: int | None,
     result.params.append(ParamChange(
         action="unchanged" if new_url == old_url else "change", key="DATABASE_URL",
         path=paths[1], type=url_spec.kind.value, secret=True, old=_masked_url(old_url),
-        new=_masked_url(new_url), note="host changed; user, password and database kept"))
+        new=_masked_url(new_url),
+        note="host changed; user, password and database kept" if new_url != old_url
+        else None))
     result._values["DATABASE_URL"] = new_url
 
 
@@ -183,6 +185,8 @@ def restore_db(target: StageTarget, *, to: str | None = None, latest: bool = Fal
                       f"(`aws rds describe-db-clusters --db-cluster-identifier {new}`), or "
                       "delete it: " + "; ".join(cleanup_commands(new, result.instances)))
         error.data = {"cluster": new, "instances": result.instances, "left": left}
+        if error is exc:
+            raise
         raise error from exc
     restored = describe_cluster(rds, new) or {}
     result.status = "available"
