@@ -16,6 +16,8 @@ HEAVY = ("boto3", "botocore", "pydantic", "pydantic_settings", "moto", "aws_cdk"
 # does not use: deferred by garmaxctl.cli.import_rich_utils (~30 ms of every --help).
 HELP_UNUSED = ("rich.markdown", "rich.traceback", "rich.pretty", "rich.syntax", "markdown_it",
                "pygments", "attr")
+# garmaxctl's own, needed once a command runs or fails, not for --help/--version.
+NOT_BEFORE_A_COMMAND = ("garmaxctl.redact", "logging", "json")
 GROUPS = tuple(sorted(e.name for e in registry.children(()) if e.is_group))
 COMMANDS = tuple(sorted(e.name for e in registry.children(()) if not e.is_group
                         and not e.hidden))
@@ -57,14 +59,16 @@ def test_group_help(cli, group: str) -> None:
 
 def _modules_after(argv: list[str]) -> set[str]:
     code = (
-        "import sys, json\n"
+        "import sys\n"
         "from garmaxctl.app import app\n"
         f"sys.argv = ['garmaxctl', *{argv!r}]\n"
         "try:\n"
         "    app()\n"
         "except SystemExit:\n"
         "    pass\n"
-        "sys.__stdout__.write('\\n' + json.dumps(sorted(sys.modules)))\n"
+        "loaded = sorted(sys.modules)\n"
+        "import json\n"
+        "sys.__stdout__.write('\\n' + json.dumps(loaded))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, timeout=60)
@@ -80,6 +84,22 @@ def test_root_help_imports_nothing_heavy(argv: list[str]) -> None:
     assert sorted(m for m in loaded if m.startswith("garmaxctl.commands.")) == []
     unused = sorted(m for m in loaded if m.startswith(HELP_UNUSED))
     assert unused == []
+    assert sorted(m for m in loaded if m in NOT_BEFORE_A_COMMAND) == []
+
+
+def test_each_run_starts_quiet_after_a_verbose_one(cli) -> None:
+    """``--verbose`` turns the debug log on for its run only (the next run in the same
+    process, as under the test runner, is quiet again)."""
+    import logging
+
+    from garmaxctl import redact
+
+    assert cli("--verbose", "config", "show").exit_code == 0
+    assert logging.getLogger("garmaxctl").level == logging.DEBUG
+    assert cli("config", "show").exit_code == 0
+    assert logging.getLogger("garmaxctl").level == logging.NOTSET
+    assert not [h for h in logging.getLogger().handlers
+                if isinstance(h, redact._StderrHandler)]
 
 
 def _help_output(argv: list[str], *, plain_rich_utils: bool, color: bool) -> bytes:
