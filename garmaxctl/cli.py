@@ -155,6 +155,9 @@ class _Deferred(type):
     def __getattr__(cls, attribute: str) -> Any:
         return getattr(cls.real(), attribute)
 
+    def __repr__(cls) -> str:
+        return f"<garmaxctl's stand-in for {cls.__module__}.{cls.__qualname__}>"
+
 
 def _deferred(module_name: str, name: str) -> type:
     """A stand-in for ``module_name.name``: calling it makes an instance of the real one."""
