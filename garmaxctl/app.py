@@ -22,7 +22,7 @@ from typing import Any
 import typer
 from typer._click import exceptions as click_exceptions
 
-from garmaxctl import __version__, output, redact
+from garmaxctl import __version__, output
 from garmaxctl.cli import GarmaxGroup, GlobalOptions
 from garmaxctl.shared.errors import ExitCode, GarmaxError
 
@@ -97,7 +97,10 @@ class RootGroup(GarmaxGroup):
         argv = list(sys.argv[1:] if args is None else args)
         argv = hoist_global_options(argv)
         output.reset()
-        redact.disable_verbose_logging()  # each run starts quiet; --verbose turns it on
+        # Each run starts quiet; --verbose turns it on. Only garmaxctl.redact turns it on:
+        # a process that never imported it (with logging) has nothing to turn off.
+        if (redact := sys.modules.get("garmaxctl.redact")) is not None:
+            redact.disable_verbose_logging()
         mode = (_prescan(argv, ("--output", "-o")) or os.environ.get("GARMAX_OUTPUT") or "table")
         stage = _prescan(argv, ("--stage", "-s")) or os.environ.get("GARMAX_STAGE") or "LOCAL"
         output.configure(mode="json" if mode.lower() == "json" else "table",
@@ -123,7 +126,7 @@ def finish(result: Any) -> int:
             return output.emit(result, exit_code=ExitCode.OK)
         exit_code, code, message, _ = classify(result.failure)
         return output.emit(result, exit_code=exit_code,
-                           error={"code": code, "message": redact.redact(message)})
+                           error={"code": code, "message": _redact(message)})
     return result if isinstance(result, int) and not isinstance(result, bool) else 0
 
 
@@ -140,9 +143,15 @@ def handle_exception(exc: BaseException) -> int:
     if verbose and not expected and exit_code not in (ExitCode.USAGE, ExitCode.INTERRUPTED):
         import traceback
 
-        sys.stderr.write(redact.redact("".join(traceback.format_exception(exc))))
-    output.emit_error(code, redact.redact(message), exit_code, data)
+        sys.stderr.write(_redact("".join(traceback.format_exception(exc))))
+    output.emit_error(code, _redact(message), exit_code, data)
     return exit_code
+
+
+def _redact(text: str) -> str:
+    from garmaxctl import redact  # imports logging: not on the path of --help
+
+    return redact.redact(text)
 
 
 def classify(exc: BaseException) -> tuple[int, str, str, Any]:
@@ -164,7 +173,7 @@ def classify(exc: BaseException) -> tuple[int, str, str, Any]:
     if isinstance(exc, BrokenPipeError):
         return ExitCode.FAILURE, "broken_pipe", "output closed early", None
     name = type(exc).__name__
-    detail = redact.redact(" ".join(str(exc).split()))[:300]  # redacted before it is cut
+    detail = _redact(" ".join(str(exc).split()))[:300]  # redacted before it is cut
     return (ExitCode.FAILURE, "internal_error",
             f"unexpected error: {name}: {detail} (rerun with --verbose for a traceback, and "
             "report it)", None)
@@ -218,6 +227,8 @@ def root(
     output.configure(stage=options.stage.value)
     ctx.obj = options
     if verbose:
+        from garmaxctl import redact
+
         redact.enable_verbose_logging()
 
 

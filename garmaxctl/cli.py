@@ -5,7 +5,9 @@
 - :func:`confirm`: DESIGN.md's confirmation rule;
 - :class:`GarmaxGroup`: the Typer group class. It builds the command tree lazily from
   ``garmaxctl.registry``: listing commands (``--help``) imports no command module; a
-  command's module is imported when that command is resolved to run.
+  command's module is imported when that command is resolved to run;
+- :func:`import_rich_utils`: Typer's rich help without the ~30 ms of imports it makes for
+  two features garmaxctl turns off (docs/architecture.md, "Start-up").
 
 Nothing here imports boto3, pydantic or aws_cdk at import time.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import sys
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from typer import _click as click  # Typer 0.29 vendors Click
+from typer import core as typer_core
 from typer.core import TyperCommand, TyperGroup
 
 from garmaxctl import output, registry
@@ -129,6 +133,88 @@ def confirm(opts: GlobalOptions, action: str, *, always: bool = False,
         raise ConfirmationDeclined("confirmation declined")
 
 
+# --------------------------------------------------------------------------- help
+
+# typer.rich_utils imports these at module level for two features garmaxctl turns off:
+# the "markdown" markup mode (garmaxctl's help uses Typer's default, "rich") and pretty
+# tracebacks (``pretty_exceptions_enable=False``). With markdown_it, pygments, rich.pretty
+# and attrs behind them they are ~30 ms of every ``--help``, the most of anything beyond
+# Python + Typer + rich. So rich_utils is imported with stand-ins for them, which import
+# the real module when first used; the help it renders is the same, byte for byte
+# (tests/cli/test_help_and_imports.py).
+RICH_UTILS_DEFERRED: dict[str, tuple[str, ...]] = {
+    "rich.markdown": ("Markdown",),
+    "rich.traceback": ("Traceback",),
+}
+
+
+class _Deferred(type):
+    """The class of a stand-in: attribute look-ups (``Traceback.from_exception``) go to the
+    real class, imported then."""
+
+    def __getattr__(cls, attribute: str) -> Any:
+        return getattr(cls.real(), attribute)
+
+    def __repr__(cls) -> str:
+        return f"<garmaxctl's stand-in for {cls.__module__}.{cls.__qualname__}>"
+
+
+def _deferred(module_name: str, name: str) -> type:
+    """A stand-in for ``module_name.name``: calling it makes an instance of the real one."""
+
+    def real() -> Any:
+        return getattr(importlib.import_module(module_name), name)
+
+    def new(cls: type, *args: Any, **kwargs: Any) -> Any:
+        return real()(*args, **kwargs)
+
+    return _Deferred(name, (), {"__new__": new, "real": staticmethod(real),
+                                "__module__": module_name, "__qualname__": name})
+
+
+def _stand_in(module_name: str, names: tuple[str, ...]) -> types.ModuleType:
+    module = types.ModuleType(module_name, "garmaxctl.cli's stand-in (import_rich_utils)")
+    for name in names:
+        setattr(module, name, _deferred(module_name, name))
+    return module
+
+
+def import_rich_utils() -> None:
+    """Import ``typer.rich_utils`` with the modules of :data:`RICH_UTILS_DEFERRED` deferred.
+
+    The stand-ins live in ``sys.modules`` only while rich_utils is imported: anything that
+    imports ``rich.markdown`` later gets the real module. A Typer that imports more from
+    them than the names above falls back to the plain import.
+    """
+    if "typer.rich_utils" in sys.modules:
+        return
+    stand_ins = {name: _stand_in(name, names) for name, names in RICH_UTILS_DEFERRED.items()
+                 if name not in sys.modules}
+    sys.modules.update(stand_ins)
+    try:
+        importlib.import_module("typer.rich_utils")
+    except ImportError:
+        pass  # the plain import below
+    finally:
+        for name, module in stand_ins.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
+    importlib.import_module("typer.rich_utils")
+
+
+def _uses_rich_help(command: TyperCommand | TyperGroup) -> bool:
+    return bool(typer_core.HAS_RICH and command.rich_markup_mode is not None)
+
+
+class Command(TyperCommand):
+    """A command's Click command: Typer's, with its help rendered as the groups' is."""
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if _uses_rich_help(self):
+            import_rich_utils()
+        super().format_help(ctx, formatter)
+
+
 # --------------------------------------------------------------------------- the tree
 
 @contextlib.contextmanager
@@ -147,7 +233,7 @@ def load_command(entry: registry.Entry) -> click.Command:
     function = getattr(module, entry.function or entry.name)
     holder = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     text = entry.help if entry.alias else (function.__doc__ or entry.help)
-    holder.command(entry.name, help=text, hidden=entry.hidden)(function)
+    holder.command(entry.name, cls=Command, help=text, hidden=entry.hidden)(function)
     return typer.main.get_command(holder)
 
 
@@ -177,6 +263,11 @@ class GarmaxGroup(TyperGroup):
                 GarmaxGroup(name=entry.name, help=entry.help, path=entry.words,
                             no_args_is_help=True) if entry.is_group else Placeholder(entry))
         self.commands.update(extra)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if _uses_rich_help(self):
+            import_rich_utils()
+        super().format_help(ctx, formatter)
 
     def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
         name, command, rest = super().resolve_command(ctx, args)

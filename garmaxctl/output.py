@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-import json
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -220,6 +219,8 @@ def show(outcome: Outcome) -> None:
 
 
 def _dumps(document: dict) -> str:
+    import json  # not on the path of --help
+
     return json.dumps(document, separators=(",", ":")) if _options.streaming else json.dumps(
         document, indent=2)
 
@@ -235,6 +236,8 @@ def begin_stream() -> None:
 def stream_event(event: str, data: Any, *, reveal: bool = False) -> None:
     """One event of a stream as one JSON line ``{"schema", "event", "command", "stage",
     "data"}`` (JSON mode only; people get the command's own rendering)."""
+    import json
+
     document = {"schema": SCHEMA_VERSION, "event": event, "command": _options.command,
                 "stage": _options.stage, "data": to_jsonable(data)}
     line = json.dumps(document, separators=(",", ":"))
