@@ -361,7 +361,7 @@ def export_parameters(target: StageTarget, *, out: Path, sealing: Sealing,
     client = connect(target)
     tree = read_tree(client, stage, decrypt=True)
     metas = read_metadata(client, stage)
-    exported_at = _iso(dt.datetime.now(dt.UTC)) or ""
+    exported_at = _iso(dt.datetime.now(dt.UTC).replace(microsecond=0)) or ""
     entries = []
     for path in sorted(tree):
         current, meta = tree[path], metas.get(path) or ParameterMeta()
