@@ -447,3 +447,18 @@ def test_a_failed_write_is_reported_and_the_rest_written(cli, full_env, dev: Tar
     assert document["error"]["code"] == "partial_failure"
     assert document["data"]["failed"] == ["JWT_SECRET"]
     assert denied not in dev.tree() and len(dev.tree()) == len(VALUES) + 3 - 1
+
+
+@pytest.mark.parametrize(("args", "code"), [
+    (("--out", "{tmp}/missing-dir/x.age", "--recipient", "{public}"), "bad_out"),
+    (("--out", "{tmp}/x.age", "--recipient", "age1notakey"), "bad_recipient"),
+])
+def test_a_bad_out_or_recipient_is_refused_before_any_aws_call(
+        cli, full_env, dev: Target, tmp_path: Path, ssm_calls: Calls,
+        args: tuple[str, ...], code: str) -> None:
+    public, _key = _identity(tmp_path)
+    given = [a.format(tmp=tmp_path, public=public) for a in args]
+    result, document = cli.json(*dev.args, "params", "export", *given)
+    assert result.exit_code == 2
+    assert document["error"]["code"] == code
+    assert ssm_calls.calls == []

@@ -354,6 +354,10 @@ def export_parameters(target: StageTarget, *, out: Path, sealing: Sealing,
     """Every parameter of the stage's tree, encrypted in memory, to a 0600 file."""
     stage = target.name
     _refuse_existing(out, force=force)  # before any AWS call
+    directory = out.parent if str(out.parent) else Path(".")
+    if not directory.is_dir():
+        raise UsageError(f"cannot write {out}: {directory} is not a directory",
+                         code="bad_out", hint="create the directory, or choose another --out")
     if sealing.recipients:
         parse_recipients(sealing.recipients)
     elif not sealing.passphrase:
