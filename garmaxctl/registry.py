@@ -100,6 +100,8 @@ REGISTRY: tuple[Entry, ...] = (
             "params", mutates=True),
     command("params restore", "Put the whole stage tree back as it was at a time.", "params",
             mutates=True),
+    command("params export", "An encrypted backup of the stage's parameters.", "params"),
+    command("params import", "Put an export back, like push.", "params", "import_", mutates=True),
 
     group("idle", "Scale a stage down while idle and restore it exactly (docs/idle.md)."),
     command("idle down", "Snapshot, then scale the stage down.", "idle", mutates=True),

@@ -1,4 +1,5 @@
-"""``garmaxctl params``: plan / push / list / get / pull / history / rollback / restore.
+"""``garmaxctl params``: plan / push / list / get / pull / history / rollback / restore /
+export / import.
 
 Thin: parse options, call ``garmaxctl.services.params``, render. Secrets appear only as a
 short hash, except for ``get --decrypt`` and ``pull --decrypt`` (docs/params.md).
@@ -6,6 +7,7 @@ short hash, except for ``get --decrypt`` and ``pull --decrypt`` (docs/params.md)
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +15,7 @@ import typer
 
 from garmaxctl import cli, output
 from garmaxctl.cli import GlobalOptions, options
-from garmaxctl.shared.errors import ChangesFound, PartialFailureError
+from garmaxctl.shared.errors import ChangesFound, PartialFailureError, UsageError
 
 if TYPE_CHECKING:
     from garmaxctl.services.params import ParamsPlan, PushReport
@@ -24,6 +26,10 @@ _PRUNE = typer.Option(False, "--prune", help="Delete extras: parameters in Param
 _REPLACE_TYPE = typer.Option(False, "--replace-type",
                              help="Allow a String <-> SecureString type change.")
 _DRY_RUN = typer.Option(False, "--dry-run", help="Show the plan; write nothing.")
+PASSPHRASE_ENV = "GARMAX_EXPORT_PASSPHRASE"  # export/import: where the passphrase is read
+_PASSPHRASE_ENV = typer.Option(PASSPHRASE_ENV, "--passphrase-env", metavar="NAME",
+                               help="The environment variable holding the passphrase "
+                                    "(asked on a terminal when it is unset).")
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -264,3 +270,80 @@ def restore(
     result = svc.restore_plan(opts.target, as_of=moment, prune=prune,
                               replace_type=replace_type)
     return _apply(opts, result, dry_run=dry_run, verb="restore")
+
+
+# ----------------------------------------------------------------------------- export/import
+
+def _passphrase(env_name: str, *, confirm: bool) -> str:
+    """From ``$NAME``; else asked on a terminal (twice for an export); else refused (exit 2):
+    nothing waits for input in CI."""
+    value = os.environ.get(env_name, "")
+    if value:
+        return value
+    if not cli.stdin_is_tty():
+        raise UsageError(f"no passphrase: {env_name} is unset or empty and there is no "
+                         "terminal to ask", code="passphrase_required",
+                         hint=f"set {env_name} (in CI, from a secret), or pass "
+                              "--passphrase-env NAME, or use --recipient / --identity")
+    value = typer.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm,
+                         err=True)
+    if not value:
+        raise UsageError("an empty passphrase protects nothing", code="passphrase_required")
+    return str(value)
+
+
+def export(
+    ctx: typer.Context,
+    out: Path = typer.Option(..., "--out", help="The encrypted file to write (mode 0600)."),
+    recipient: list[str] = typer.Option([], "--recipient", metavar="AGE1...",
+                                        help="Encrypt to this age public key instead of a "
+                                             "passphrase (repeatable)."),
+    passphrase_env: str = _PASSPHRASE_ENV,
+    force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
+) -> output.Outcome:
+    """An age-encrypted backup of the stage's parameters (values, types, tiers, KMS keys)."""
+    from garmaxctl.services import params as svc
+
+    opts = options(ctx)
+    if recipient:
+        sealing = svc.Sealing(recipients=recipient)
+    else:
+        sealing = svc.Sealing(passphrase=_passphrase(passphrase_env, confirm=True))
+    result = svc.export_parameters(opts.target, out=out, sealing=sealing, force=force)
+    rows = [(p.name, p.type, p.tier, p.version) for p in result.parameters]
+    table = output.Table(columns=("parameter", "type", "tier", "version"), rows=rows,
+                         title=f"params export — stage {result.stage} ({result.prefix})")
+    to = f"{len(recipient)} recipient(s)" if recipient else "a passphrase"
+    lines = [f"wrote {len(rows)} parameter(s) ({result.secure} SecureString) to {out}",
+             f"encrypted with age to {to}; mode 0600"]
+    return output.Outcome(data=result, tables=[table], lines=lines)
+
+
+def import_(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="A file `params export` wrote."),
+    identity: Path | None = typer.Option(None, "--identity", metavar="FILE",
+                                         help="The age secret key, for a file encrypted "
+                                              "to a recipient."),
+    passphrase_env: str = _PASSPHRASE_ENV,
+    from_stage: str | None = typer.Option(None, "--from-stage", metavar="STAGE",
+                                          help="Import a file exported from this other "
+                                               "stage (it must match the file)."),
+    dry_run: bool = _DRY_RUN,
+    prune: bool = typer.Option(False, "--prune", help="Delete parameters under the stage's "
+                                                      "prefix that the export lacks."),
+    replace_type: bool = _REPLACE_TYPE,
+) -> output.Outcome:
+    """Put an export back: plan, then write what differs (like push)."""
+    from garmaxctl.services import params as svc
+
+    opts = options(ctx)
+    data = svc.read_sealed(file)
+    passphrase = None
+    if svc.sealed_with(data, str(file)) == "passphrase" and identity is None:
+        passphrase = _passphrase(passphrase_env, confirm=False)
+    export_file = svc.open_export(data, source=str(file), passphrase=passphrase,
+                                  identity=identity)
+    result = svc.import_plan(opts.target, export_file, kms_alias=opts.stage_config.kms_alias,
+                             from_stage=from_stage, prune=prune, replace_type=replace_type)
+    return _apply(opts, result, dry_run=dry_run, verb="import")

@@ -53,6 +53,8 @@ from garmaxctl.shared import contract
 from tests.conftest import free_port
 from tests.params.conftest import (  # noqa: F401  (fixtures, shared with tests/params)
     VALUES,
+    WALKER_IDENTITY,
+    WALKER_RECIPIENT,
     aws_error,
     env_text,
     ssm_calls,
@@ -186,6 +188,18 @@ SECRET_RUNS: dict[str, dict[str, Scenario]] = {
         "ok": Scenario(("params", "restore", "--as-of", "{as_of}"), (0,), proof="restored"),
         "error": Scenario(("params", "restore", "--as-of", "{as_of}"), (1,),
                           inject=(("PutParameter", ECHO),))},
+    # The export file ({export}) is scanned like any other file: it must hold no marker
+    # in any form. {sealed} is an export of generation A, encrypted to the walker key.
+    "params export": {
+        "ok": Scenario(("params", "export", "--out", "{export}", "--force", "--recipient",
+                        WALKER_RECIPIENT), (0,), proof="exported"),
+        "error": Scenario(("params", "export", "--out", "{export}", "--recipient",
+                           WALKER_RECIPIENT), (1,), inject=(("GetParametersByPath", DENY),))},
+    "params import": {
+        "ok": Scenario(("params", "import", "{sealed}", "--identity", str(WALKER_IDENTITY)),
+                       (0,), proof="restored"),
+        "error": Scenario(("params", "import", "{sealed}", "--identity",
+                           str(WALKER_IDENTITY)), (1,), inject=(("PutParameter", ECHO),))},
     "config show": {
         "ok": Scenario(("config", "show"), (0,)),
         "error": Scenario(("config", "show"), (0,), env="bad")},
@@ -367,7 +381,11 @@ def test_no_canary_leaks(scenario: Scenario, fmt: str, verbose: bool, cli, write
         calls = request.getfixturevalue("ssm_calls")
         for operation, kind in scenario.inject:
             calls.on_send(operation, _injector(kind))
-    args = [a.format(out=out, as_of=as_of) for a in scenario.args]
+    export, sealed = project / "params.age", project / "sealed-a.age"
+    if "{sealed}" in scenario.args:
+        sealed.write_bytes(_sealed_export(canaries("A")))
+    args = [a.format(out=out, as_of=as_of, export=export, sealed=sealed)
+            for a in scenario.args]
     redact.forget_all()  # a run is a process: nothing registered by an earlier run helps
 
     result = cli(*(["--verbose"] if verbose else []), "-o", fmt, *args)
@@ -384,7 +402,19 @@ def test_no_canary_leaks(scenario: Scenario, fmt: str, verbose: bool, cli, write
     assert not found, f"canaries leaked: {found}\n{context}"
     if verbose and scenario.proof:
         assert "request ssm." in result.stderr, context  # the wire log was on
-    _prove(scenario, result, emulator_port, out, context)
+    _prove(scenario, result, emulator_port, out if scenario.proof == "pulled" else export,
+           context)
+
+
+def _sealed_export(values: dict[str, str]) -> bytes:
+    """A LOCAL export holding ``values`` as SecureStrings, encrypted to the walker key."""
+    from garmaxctl.services.params.export import Entry, Sealing, _to_document, seal
+
+    entries = [Entry(name=contract.PARAMS_BY_ENV_KEY[k].path, type="SecureString",
+                     tier="Standard", version=1, key_id="alias/aws/ssm", value=v)
+               for k, v in values.items()]
+    return seal(_to_document("LOCAL", "2026-01-01T00:00:00Z", entries),
+                Sealing(recipients=[WALKER_RECIPIENT]))
 
 
 def _state_dir() -> Path:
@@ -410,6 +440,15 @@ def _prove(scenario: Scenario, result: Any, port: int, out: Path, context: str) 
         assert stored(port) == canaries("A"), context
     elif scenario.proof == "revealed":
         assert marker("B", "JWT_SECRET") in result.stdout, context
+    elif scenario.proof == "exported":
+        import pyrage
+
+        identity = pyrage.x25519.Identity.from_str(WALKER_IDENTITY.read_text().split()[-1])
+        document = json.loads(pyrage.decrypt(out.read_bytes(), [identity]))
+        values = {p["name"]: p["value"] for p in document["parameters"]}
+        assert {k: values[contract.PARAMS_BY_ENV_KEY[k].path] for k in SECRET_KEYS} == \
+            canaries("B"), context
+        assert stat.S_IMODE(out.stat().st_mode) == 0o600
     elif scenario.proof == "pulled":
         text = out.read_text()
         assert all(marker("B", k) in text for k in SECRET_KEYS), context

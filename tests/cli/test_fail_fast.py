@@ -7,12 +7,16 @@ the few that do not talk to the emulator are named here with why.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
 from garmaxctl import registry
 from tests.conftest import free_port
+from tests.params.conftest import WALKER_EXPORT, WALKER_IDENTITY, WALKER_RECIPIENT
 
 # Commands that do not need the emulator (and what they do instead).
 NO_EMULATOR = {
@@ -32,6 +36,10 @@ ARGS = {
     "params history": ["FRONTEND_URL"],
     "params rollback": ["FRONTEND_URL", "--to-version", "1"],
     "params restore": ["--as-of", "1h"],
+    "params export": ["--out", str(Path(tempfile.gettempdir())
+                                   / f"garmaxctl-never-written-{os.getpid()}.age"),
+                      "--recipient", WALKER_RECIPIENT],
+    "params import": [str(WALKER_EXPORT), "--identity", str(WALKER_IDENTITY)],
     "destroy": ["--yes"],
 }
 NEEDS_EMULATOR = [e.path for e in registry.commands()

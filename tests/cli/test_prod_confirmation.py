@@ -13,12 +13,14 @@ import pytest
 
 from garmaxctl import registry
 from tests.cli.test_golden_documents import FAKE_CDK, _script
-from tests.params.conftest import VALUES, env_text
+from tests.params.conftest import VALUES, WALKER_EXPORT, WALKER_IDENTITY, env_text
 
 READ_ONLY = ("Get", "Describe", "List")
 ARGS: dict[str, list[str]] = {
     "params rollback": ["JWT_SECRET", "--to-version", "1"],
     "params restore": ["--as-of", "1h", "--prune"],
+    "params import": [str(WALKER_EXPORT), "--identity", str(WALKER_IDENTITY),
+                      "--from-stage", "LOCAL"],
     "smoke": ["--allow-spend", "--token", "e30.e30.sig"],
     "dr restore-db": ["--latest"],
 }

@@ -27,6 +27,13 @@ from tests.cli.conftest import (  # noqa: F401
 MOTO_ACCOUNT = "123456789012"
 CANARY = "canary-5ecret-7f3a9c-never-print"
 
+# For the registry walkers (tests/cli): a LOCAL export of two parameters, encrypted to a
+# test-only age key (data/walker-identity.txt), and that key's public half.
+DATA = Path(__file__).parent / "data"
+WALKER_EXPORT = DATA / "walker-export.age"
+WALKER_IDENTITY = DATA / "walker-identity.txt"
+WALKER_RECIPIENT = "age14h2lny5ed230uuh5s39wztn22kdmu8eyn5rxw2dm9093c2z4wsdq4rhp47"
+
 # Every mapped key with a valid, non-placeholder value: multi-line JSON, `=`/`#`/quotes
 # and backslashes, URLs with query strings. JWT_SECRET is the canary.
 GEMINI_JSON = """{
@@ -251,5 +258,5 @@ def aws_error(code: str, message: str, status: int = 400) -> Any:
                         "x-amzn-RequestId": "test"}, _Raw(body))
 
 
-__all__ = ["CANARY", "VALUES", "Calls", "Run", "Target", "a_moment", "assert_envelope",
-           "aws_error", "env_text"]
+__all__ = ["CANARY", "VALUES", "WALKER_EXPORT", "WALKER_IDENTITY", "WALKER_RECIPIENT",
+           "Calls", "Run", "Target", "a_moment", "assert_envelope", "aws_error", "env_text"]

@@ -15,7 +15,9 @@ String or SecureString). Everything here works on typed results and never prints
 - :mod:`.versions`: history, rollback (one parameter to an old version's value) and
   restore (the whole tree as it was at a point in time) build the same kind of plan from
   ``GetParameterHistory``, so they share the writer and its report;
-- :mod:`.files`: pull, ``.env`` quoting and the 0600 file it writes.
+- :mod:`.files`: pull, ``.env`` quoting and the 0600 file it writes;
+- :mod:`.export`: export (the whole tree, age-encrypted in memory, to a 0600 file) and
+  import (decrypt, then the same kind of plan, written by the same writer).
 
 A secret's value never leaves this package except through :func:`get_parameter` with
 ``decrypt=True`` and :func:`pull` (asked for by the user): plans, reports and lists carry a
@@ -28,6 +30,14 @@ modules above.
 
 from __future__ import annotations
 
+from garmaxctl.services.params.export import (
+    Sealing,
+    export_parameters,
+    import_plan,
+    open_export,
+    read_sealed,
+    sealed_with,
+)
 from garmaxctl.services.params.files import dotenv_quote, pull, to_dotenv
 from garmaxctl.services.params.plan import ParamsPlan, check_pushable, plan_from_env
 from garmaxctl.services.params.push import PushReport, push_plan
@@ -37,16 +47,22 @@ from garmaxctl.services.params.versions import history, restore_plan, rollback_p
 __all__ = [
     "ParamsPlan",
     "PushReport",
+    "Sealing",
     "check_pushable",
     "dotenv_quote",
+    "export_parameters",
     "get_parameter",
     "history",
+    "import_plan",
     "list_parameters",
+    "open_export",
     "plan_from_env",
     "pull",
     "push_plan",
+    "read_sealed",
     "resolve_name",
     "restore_plan",
     "rollback_plan",
+    "sealed_with",
     "to_dotenv",
 ]

@@ -77,6 +77,9 @@ class ParamsPlan:
     def __post_init__(self) -> None:
         # The values to write, by path: in memory only (not a field: never rendered).
         self._values: dict[str, str] = {}
+        # Extra PutParameter fields by path (KeyId, Description, DataType): an import
+        # writes each parameter with what it was exported with (.export).
+        self._put_options: dict[str, dict[str, str]] = {}
 
     def by_action(self, *actions: Action) -> list[PlanItem]:
         return [i for i in self.items if i.action in actions]
@@ -108,6 +111,9 @@ class ParamsPlan:
 
     def value_for(self, path: str) -> str:
         return self._values[path]
+
+    def put_options_for(self, path: str) -> dict[str, str]:
+        return dict(self._put_options.get(path, {}))
 
     def summary(self) -> str:
         counts = self.counts

@@ -64,12 +64,19 @@ class PushReport:
         return not self.failed
 
 
-def _put(client: Any, item: PlanItem, value: str, kms_alias: str) -> tuple[int, str | None]:
-    """One PutParameter; a type AWS refuses to change in place is replaced (.replace)."""
+def _put(client: Any, item: PlanItem, value: str, kms_alias: str,
+         options: dict[str, str]) -> tuple[int, str | None]:
+    """One PutParameter; a type AWS refuses to change in place is replaced (.replace).
+
+    ``options`` are the plan's extra fields for this path (an import's KeyId,
+    Description, DataType); a SecureString without a KeyId of its own gets ``kms_alias``.
+    """
     kwargs: dict[str, Any] = {"Name": item.path, "Value": value, "Type": item.type,
                               "Overwrite": item.action is not Action.ADD}
+    key_id = options.pop("KeyId", None)
     if item.type == SECURE:
-        kwargs["KeyId"] = kms_alias
+        kwargs["KeyId"] = key_id or kms_alias
+    kwargs.update(options)
     if item.tier:
         kwargs["Tier"] = item.tier
     try:
@@ -95,7 +102,7 @@ def _write_one(client: Any, plan: ParamsPlan, item: PlanItem, kms_alias: str) ->
                 result.note = "already gone"
         else:
             result.version, result.note = _put(client, item, plan.value_for(item.path),
-                                               kms_alias)
+                                               kms_alias, plan.put_options_for(item.path))
     except ReplaceFailedError as exc:  # says what the parameter holds now
         result.status = "failed"
         result.error_code, result.error, result.note = exc.code, exc.message, exc.note

@@ -140,11 +140,21 @@ def read_tree(client: Any, stage: str, *, decrypt: bool = True) -> dict[str, Rem
     return found
 
 
-def read_tiers(client: Any, stage: str) -> dict[str, str]:
-    """Each parameter's tier (``Standard`` or ``Advanced``), by path: ``DescribeParameters``
-    with a recursive path filter, 50 a page, so N parameters cost ⌈N/50⌉ calls.
-    ``GetParametersByPath`` does not return the tier."""
-    tiers: dict[str, str] = {}
+@dataclass
+class ParameterMeta:
+    """What ``DescribeParameters`` says of a parameter beyond its value."""
+
+    tier: str = "Standard"
+    key_id: str | None = None  # SecureStrings: the KMS key it was written with
+    description: str | None = None
+    data_type: str | None = None  # "text" unless an aws:ec2:image (or similar) parameter
+
+
+def read_metadata(client: Any, stage: str) -> dict[str, ParameterMeta]:
+    """Each parameter's tier, KMS key id, description and data type, by path:
+    ``DescribeParameters`` with a recursive path filter, 50 a page, so N parameters cost
+    ⌈N/50⌉ calls. ``GetParametersByPath`` returns none of these."""
+    found: dict[str, ParameterMeta] = {}
     pages = client.get_paginator("describe_parameters").paginate(
         ParameterFilters=[{"Key": "Path", "Option": "Recursive",
                            "Values": [contract.params_prefix(stage).rstrip("/")]}],
@@ -152,8 +162,16 @@ def read_tiers(client: Any, stage: str) -> dict[str, str]:
     for page in pages:
         for item in page.get("Parameters", []):
             if in_tree(item["Name"], stage):
-                tiers[item["Name"]] = item.get("Tier", "Standard")
-    return tiers
+                found[item["Name"]] = ParameterMeta(
+                    tier=item.get("Tier", "Standard"), key_id=item.get("KeyId"),
+                    description=item.get("Description") or None,
+                    data_type=item.get("DataType"))
+    return found
+
+
+def read_tiers(client: Any, stage: str) -> dict[str, str]:
+    """Each parameter's tier (``Standard`` or ``Advanced``), by path (:func:`read_metadata`)."""
+    return {path: meta.tier for path, meta in read_metadata(client, stage).items()}
 
 
 # ----------------------------------------------------------------------------- list/get
