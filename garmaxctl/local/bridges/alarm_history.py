@@ -179,7 +179,8 @@ def transition(backend: Any, alarm: Any, state: str, reason: str,
     """Move ``alarm`` to ``state`` as CloudWatch does; False when it already is there.
 
     On a change: a ``StateUpdate`` history item, then the new state's actions (when
-    ``ActionsEnabled``), each with its ``Action`` history item.
+    ``ActionsEnabled`` and no active mute rule targets the alarm at ``when``), each with
+    its ``Action`` history item.
     """
     if state not in STATES:
         raise ValueError(f"unknown alarm state {state!r}")
@@ -206,7 +207,14 @@ def transition(backend: Any, alarm: Any, state: str, reason: str,
                      "oldState": {"stateValue": old_state, "stateReason": old_reason},
                      "newState": new_state}, when)
     if alarm.actions_enabled:
-        run_actions(backend, alarm, old_state, when)
+        from .mute_rules import muting_rules
+
+        muted_by = muting_rules(backend, alarm.name, when)
+        if muted_by:  # AWS: evaluated and changed, actions muted (no history item)
+            log.info("alarm %s -> %s: actions muted by %s", alarm.name, state,
+                     ", ".join(muted_by))
+        else:
+            run_actions(backend, alarm, old_state, when)
     return True
 
 
