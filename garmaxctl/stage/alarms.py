@@ -15,8 +15,10 @@ Muting (docs/alarms.md):
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from garmaxctl.shared import contract
@@ -71,6 +73,7 @@ def resolve(target: StageTarget, name: str) -> dict[str, Any]:
     """The stage's alarm called ``name`` (short or full, any case); an unknown name is a
     usage error (exit 2) that lists the stage's alarms."""
     alarms = stage_alarms(target)
+    write_name_cache(target.name, [a["AlarmName"] for a in alarms])
     wanted = name.strip().lower()
     for alarm in alarms:
         full = alarm["AlarmName"]
@@ -139,3 +142,40 @@ def idle_muted(target: StageTarget, alarm: dict[str, Any]) -> bool:
         return False
     recorded = ((snapshot.get("resources") or {}).get("alarms") or {}).get(alarm["AlarmName"])
     return isinstance(recorded, dict) and bool(recorded.get("actions"))
+
+
+# ----------------------------------------------------------------------------- name cache
+
+NAME_CACHE_DIR = "cache"
+
+
+def name_cache_path(stage: str) -> Path:
+    """``{state dir}/cache/alarm-names-{STAGE}.json``: the stage's alarm names as the last
+    ``alarms list`` (or a name lookup) saw them, for shell completion (issue 14), which
+    must never call AWS: ``{"stage", "written_at", "names": [full names]}``."""
+    from garmaxctl.settings import state_dir
+
+    return state_dir() / NAME_CACHE_DIR / f"alarm-names-{stage}.json"
+
+
+def write_name_cache(stage: str, names: list[str]) -> None:
+    """Best effort: a cache that cannot be written is no reason to fail a command."""
+    path = name_cache_path(stage)
+    document = {"stage": stage, "written_at": dt.datetime.now(dt.UTC).isoformat(),
+                "names": sorted(names)}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(document) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        pass
+
+
+def cached_names(stage: str, *, short: bool = True) -> list[str]:
+    """The cached alarm names of the stage (short by default); [] when none are cached."""
+    try:
+        names = json.loads(name_cache_path(stage).read_text(encoding="utf-8"))["names"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    return [short_name(n, stage) if short else n for n in names if isinstance(n, str)]
