@@ -31,6 +31,10 @@ ARGS = {
     "params rollback": ["FRONTEND_URL", "--to-version", "1"],
     "params restore": ["--as-of", "1h"],
     "destroy": ["--yes"],
+    "alarms show": ["LambdaErrors"],
+    "alarms test": ["LambdaErrors"],
+    "alarms mute": ["--all", "--for", "2h", "--reason", "maintenance"],
+    "alarms unmute": ["--all"],
 }
 NEEDS_EMULATOR = [e.path for e in registry.commands()
                   if e.path not in NO_EMULATOR and not e.hidden]
