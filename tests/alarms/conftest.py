@@ -46,7 +46,7 @@ def _duration(text: str) -> dt.timedelta:
 
 @dataclass
 class AwsCloudWatchExtras:
-    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    now: dt.datetime | None = None  # AWS's clock: the real time unless a test sets one
     history: list[dict[str, Any]] = field(default_factory=list)
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -54,7 +54,7 @@ class AwsCloudWatchExtras:
     silent: bool = False  # write no Action item at all (a publish never reported)
 
     def clock(self) -> dt.datetime:
-        return self.now
+        return self.now or dt.datetime.now(dt.UTC)
 
     def operations(self) -> list[str]:
         return [op for op, _ in self.requests]
@@ -149,17 +149,17 @@ class AwsCloudWatchExtras:
         start = dt.datetime.fromisoformat(_AT.match(rule["Rule"]["Schedule"]["Expression"])
                                           .group(1)).replace(tzinfo=dt.UTC)
         end = start + _duration(rule["Rule"]["Schedule"]["Duration"])
-        expire = rule.get("ExpireDate")
-        if self.now >= end or (expire and self.now >= expire):
+        expire, now = rule.get("ExpireDate"), self.clock()
+        if now >= end or (expire and now >= expire):
             return "EXPIRED"
-        return "ACTIVE" if self.now >= start else "SCHEDULED"
+        return "ACTIVE" if now >= start else "SCHEDULED"
 
     def muted(self, alarm: str) -> bool:
         return any(alarm in r["MuteTargets"]["AlarmNames"] and self.status(r) == "ACTIVE"
                    for r in self.rules.values())
 
     def PutAlarmMuteRule(self, p: dict[str, Any]) -> dict[str, Any]:
-        self.rules[p["Name"]] = {**p, "LastUpdatedTimestamp": self.now}
+        self.rules[p["Name"]] = {**p, "LastUpdatedTimestamp": self.clock()}
         return {}
 
     def _arn(self, name: str) -> str:
