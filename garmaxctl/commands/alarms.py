@@ -163,13 +163,17 @@ def test(
     """Set the alarm to ALARM, show that its notification was accepted, put it back.
     It pages whoever is subscribed: PROD asks first."""
     from garmaxctl.services import alarms
-    from garmaxctl.shared.errors import OperationError
     from garmaxctl.stage.timerange import parse_duration
 
     wait = parse_duration(timeout, option="--timeout")
     opts = options(ctx)
     confirm(opts, f"set alarm {name} to ALARM (it notifies its subscribers)")
-    result = alarms.prove_notification(opts.target, name, timeout=wait)
+    return test_outcome(alarms.prove_notification(opts.target, name, timeout=wait))
+
+
+def test_outcome(result: Any) -> output.Outcome:
+    from garmaxctl.shared.errors import OperationError
+
     lines = ([f"proof: {result.summary}"] if result.proved else
              [f"not proved: {result.problem}"])
     rows = [("alarm", result.short), ("notified", "yes" if result.proved else "no"),

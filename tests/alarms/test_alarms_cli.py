@@ -101,7 +101,13 @@ def test_list_shows_each_kind_of_mute_short_names_and_caches_the_names(
 
 
 def test_list_tables_read_at_80_columns(extras: AwsCloudWatchExtras, cli: Run) -> None:
-    from garmaxctl.commands.alarms import history_outcome, list_outcome, show_outcome
+    from garmaxctl.commands.alarms import (
+        history_outcome,
+        list_outcome,
+        mute_outcome,
+        show_outcome,
+        test_outcome,
+    )
     from garmaxctl.services import alarms
     from garmaxctl.stage.target import StageTarget
 
@@ -124,6 +130,11 @@ def test_list_tables_read_at_80_columns(extras: AwsCloudWatchExtras, cli: Run) -
     now = dt.datetime.now(dt.UTC)
     assert_reads_at_80(history_outcome(alarms.alarm_history(
         target, name=None, start=now - dt.timedelta(days=1), end=now)))
+    assert_reads_at_80(test_outcome(alarms.prove_notification(
+        target, "LambdaErrors", timeout=dt.timedelta(seconds=5))))
+    assert_reads_at_80(mute_outcome(alarms.mute(
+        target, name=None, every=True, duration=dt.timedelta(days=15), reason="x " * 50)))
+    assert_reads_at_80(mute_outcome(alarms.unmute(target, name=None, every=True)))
 
 
 def _target():
