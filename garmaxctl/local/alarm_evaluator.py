@@ -25,7 +25,9 @@ a test passes its own clock and calls it directly. For each metric alarm:
    ``ComparisonOperator``; ``OK`` when that can no longer happen; otherwise unchanged.
 5. **Transition** through :func:`garmaxctl.local.bridges.alarm_history.transition`:
    ``StateReason``/``StateReasonData`` as CloudWatch words them, a history item, and the
-   new state's SNS actions when ``ActionsEnabled``.
+   new state's SNS actions when ``ActionsEnabled`` (and no active mute rule). Before
+   evaluating, an alarm whose muted transition's mute window has ended, still in that
+   state, runs that state's actions (``alarm_history.release_mutes``), as CloudWatch does.
 
 Not evaluated on LOCAL (left in their state): composite alarms, percentile statistics
 (``ExtendedStatistic``), anomaly-detection thresholds.
@@ -297,6 +299,7 @@ class AlarmEvaluator:
         now = at or self.clock()
         when = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
         backend = self.backend()
+        alarm_history.release_mutes(backend, when)  # a mute window that ended, still in state
         changed: dict[str, str] = {}
         for alarm in list(backend.alarms.values()):
             try:

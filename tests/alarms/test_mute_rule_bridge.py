@@ -100,6 +100,30 @@ def test_a_muted_alarm_changes_state_publishes_nothing_and_the_mute_expires() ->
 
 
 @pytest.mark.usefixtures("aws")
+def test_a_mute_ending_in_the_muted_state_runs_its_actions_once() -> None:
+    """AWS ("How alarm mute rules work"): muted at t2 into ALARM, still ALARM when the
+    window ends -> the ALARM actions run then; back in OK before the end -> nothing."""
+    topic, inbox = _topic_and_inbox()
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    still, recovered = _alarm(cloudwatch, topic), _alarm(cloudwatch, topic, "recovered")
+    backend = _backend()
+    for name in (still, recovered):
+        mute_rules.put_rule(backend, _rule(name, T0) | {"Name": f"mute-{name}"}, T0)
+        alarm_history.transition(backend, backend.alarms[name], "ALARM", "x", None,
+                                 when=T0 + dt.timedelta(minutes=5))
+    alarm_history.transition(backend, backend.alarms[recovered], "OK", "y", None,
+                             when=T0 + dt.timedelta(minutes=20))
+    assert alarm_history.release_mutes(backend, T0 + dt.timedelta(hours=1)) == []  # muted
+    assert _received(inbox) == 0
+
+    assert alarm_history.release_mutes(backend, T0 + dt.timedelta(hours=2)) == [still]
+    assert alarm_history.release_mutes(backend, T0 + dt.timedelta(hours=3)) == []  # once
+    assert _received(inbox) == 1
+    actions = [i for i in alarm_history.history(backend) if i["HistoryItemType"] == "Action"]
+    assert [i["AlarmName"] for i in actions] == [still]
+
+
+@pytest.mark.usefixtures("aws")
 def test_the_evaluator_still_evaluates_a_muted_alarm() -> None:
     topic, inbox = _topic_and_inbox()
     cloudwatch = boto3.client("cloudwatch", region_name=REGION)
@@ -114,6 +138,9 @@ def test_the_evaluator_still_evaluates_a_muted_alarm() -> None:
 
     assert changed == {name: "ALARM"}
     assert _received(inbox) == 0
+    # The tick after the window: still in ALARM when the mute ended -> published then.
+    AlarmEvaluator().evaluate_all(at=now + dt.timedelta(minutes=31))
+    assert _received(inbox) == 1
 
 
 @pytest.mark.usefixtures("aws")
@@ -169,6 +196,10 @@ def test_the_four_apis_answer_in_the_models_shape(emu) -> None:  # noqa: F811
     assert "Action" not in {i["HistoryItemType"] for i in items}
 
     cloudwatch.delete_alarm_mute_rule(AlarmMuteRuleName=f"garmaxctl-mute-{name}")
+    # AWS: deleting the rule unmutes at once; still in ALARM, its actions run now.
+    items = cloudwatch.describe_alarm_history(AlarmName=name,
+                                              HistoryItemType="Action")["AlarmHistoryItems"]
+    assert len(items) == 1
     cloudwatch.delete_alarm_mute_rule(AlarmMuteRuleName=f"garmaxctl-mute-{name}")  # idempotent
     with pytest.raises(ClientError) as error:
         cloudwatch.get_alarm_mute_rule(AlarmMuteRuleName=f"garmaxctl-mute-{name}")
@@ -177,4 +208,4 @@ def test_the_four_apis_answer_in_the_models_shape(emu) -> None:  # noqa: F811
     cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="again")
     items = cloudwatch.describe_alarm_history(AlarmName=name,
                                               HistoryItemType="Action")["AlarmHistoryItems"]
-    assert len(items) == 1 and json.loads(items[0]["HistoryData"])["actionState"] == "Succeeded"
+    assert len(items) == 2 and json.loads(items[0]["HistoryData"])["actionState"] == "Succeeded"

@@ -13,12 +13,13 @@ still evaluate and change state but their actions (every state's) are muted; a r
 This bridge answers the four in the model's shape from rules kept on moto's CloudWatch
 backend, and :func:`muting_rules` tells the alarm bridge (``alarm_history.transition``)
 whether an alarm's actions are muted at a moment, so a muted alarm changes state and
-writes its ``StateUpdate`` item but publishes nothing. What LOCAL does not do: a
-``cron(...)`` rule is stored and listed but never becomes ``ACTIVE`` (no recurring
-schedule is evaluated: it reads ``SCHEDULED`` until its ``ExpireDate``); an action muted
-on AWS leaves no documented history item, and LOCAL writes none. AWS also runs the
-muted state's actions when a window ends with the alarm still in that state
-(docs "How alarm mute rules work"); LOCAL does not (docs/local.md).
+writes its ``StateUpdate`` item but publishes nothing. When the mute ends — the window
+passes (seen on the next telemetry tick) or the rule is deleted — with the alarm still in
+the state it was muted in, that state's actions run, as AWS documents ("How alarm mute
+rules work"; ``alarm_history.release_mutes``). What LOCAL does not do: a ``cron(...)``
+rule is stored and listed but never becomes ``ACTIVE`` (no recurring schedule is
+evaluated: it reads ``SCHEDULED`` until its ``ExpireDate``); an action muted on AWS
+leaves no documented history item, and LOCAL writes none.
 
 The status is computed at :data:`clock` ``()`` (replaceable by tests).
 """
@@ -232,7 +233,10 @@ def install() -> BridgeInfo:
             next_token=self._get_param("NextToken")))
 
     def delete_alarm_mute_rule(self: Any) -> Any:
+        from .alarm_history import release_mutes
+
         delete_rule(self.cloudwatch_backend, self._get_param("AlarmMuteRuleName"))
+        release_mutes(self.cloudwatch_backend, clock())  # AWS: unmuted at once
         return EmptyResult()
 
     for function in (put_alarm_mute_rule, get_alarm_mute_rule, list_alarm_mute_rules,
