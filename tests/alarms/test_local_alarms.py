@@ -2,8 +2,8 @@
 
 Acceptance 5 on LOCAL: ``alarms test`` proves delivery — the history's Action item, and the
 alert inbox really received CloudWatch's notification — and leaves the alarm in its
-evaluated state; a muted alarm still changes state and the inbox receives nothing; a
-poison message in a DLQ moves a muted alarm to ALARM on the telemetry tick, silently.
+evaluated state; a poison message in a DLQ moves a muted alarm to ALARM on the telemetry
+tick and the inbox receives nothing, until ``unmute`` with the alarm still in ALARM.
 The shared stack runs no automatic tick: the test ticks through the local gateway.
 """
 
@@ -89,6 +89,11 @@ def test_alarms_test_round_trip_and_a_mute_on_local(local_stack, monkeypatch,
         assert [e["new_state"] for e in document["data"]["events"]] == ["ALARM"]
         time.sleep(3)  # the inbox drains every second: a publish would have arrived
         assert len(_notifications(local_stack, render)) == seen_before
+        # Unmuted while still in ALARM: its ALARM actions run now (AWS's documented rule).
+        result = cli("alarms", "unmute", "RenderDlqNotEmpty")
+        assert result.exit_code == 0, result.stdout + result.stderr
+        late = wait_for(lambda: _notifications(local_stack, render)[seen_before:], timeout=20)
+        assert late[0]["message"]["NewStateValue"] == "ALARM"
     finally:
         sqs.purge_queue(QueueUrl=dlq)
         cli("alarms", "unmute", "RenderDlqNotEmpty")
