@@ -115,6 +115,20 @@ REGISTRY: tuple[Entry, ...] = (
             "smoke", mutates=True),
     command("status", "Version, health, alarms, idle state and today's spend.", "status"),
 
+    group("alarms", "The stage's CloudWatch alarms: list, show, history, test a "
+                    "notification, mute for maintenance."),
+    command("alarms list", "State, since, reason and whether actions run (muted, idle).",
+            "alarms", "list_"),
+    command("alarms show", "One alarm: condition in words, metrics, last transitions.",
+            "alarms"),
+    command("alarms history", "State changes and action results; --flapping.", "alarms"),
+    command("alarms test", "Set ALARM, prove the notification was accepted, put it back.",
+            "alarms", mutates=True),
+    command("alarms mute", "Mute actions for a while (an alarm mute rule, 15 days at most).",
+            "alarms", mutates=True),
+    command("alarms unmute", "Remove garmaxctl's mute rule of an alarm (or --all).",
+            "alarms", mutates=True),
+
     group("cost", "The stage's cost from Cost Explorer: report, forecast ($0.01 a request, "
                   "cached 6 h)."),
     command("cost report", "The stage's cost beside the account's, by service, usage type "

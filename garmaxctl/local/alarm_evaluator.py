@@ -13,7 +13,8 @@ a test passes its own clock and calls it directly. For each metric alarm:
 2. **Metric math.** An alarm on ``Metrics`` evaluates the query with ``ReturnData``,
    whose expression may be ``m1 + m2 + ...`` (a datapoint only where every operand has
    one, as CloudWatch's arithmetic on time series: use ``FILL`` for gaps) or
-   ``MAX([m1, m2, ...])`` (the maximum of the operands present at each time). Other
+   ``MAX([m1, m2, ...])`` / ``SUM([m1, m2, ...])`` (the maximum / sum of the operands
+   present at each time, as CloudWatch's functions over an array of series). Other
    expressions are not evaluated on LOCAL (the alarm keeps its state; the log says so).
 3. **Missing data** (``TreatMissingData``): ``notBreaching``/``breaching`` count a
    missing datapoint as good/bad; ``ignore`` drops it and keeps the state when none is
@@ -24,7 +25,9 @@ a test passes its own clock and calls it directly. For each metric alarm:
    ``ComparisonOperator``; ``OK`` when that can no longer happen; otherwise unchanged.
 5. **Transition** through :func:`garmaxctl.local.bridges.alarm_history.transition`:
    ``StateReason``/``StateReasonData`` as CloudWatch words them, a history item, and the
-   new state's SNS actions when ``ActionsEnabled``.
+   new state's SNS actions when ``ActionsEnabled`` (and no active mute rule). Before
+   evaluating, an alarm whose muted transition's mute window has ended, still in that
+   state, runs that state's actions (``alarm_history.release_mutes``), as CloudWatch does.
 
 Not evaluated on LOCAL (left in their state): composite alarms, percentile statistics
 (``ExtendedStatistic``), anomaly-detection thresholds.
@@ -54,7 +57,9 @@ OPERATORS: dict[str, tuple[Callable[[float, float], bool], str]] = {
     "LessThanOrEqualToThreshold": (lambda v, t: v <= t, "less than or equal to"),
 }
 _SUM = re.compile(r"^\s*[A-Za-z]\w*(\s*\+\s*[A-Za-z]\w*)*\s*$")
-_MAX = re.compile(r"^\s*MAX\s*\(\s*\[\s*([A-Za-z]\w*(\s*,\s*[A-Za-z]\w*)*)\s*\]\s*\)\s*$")
+_ARRAY = re.compile(
+    r"^\s*(MAX|SUM)\s*\(\s*\[\s*([A-Za-z]\w*(\s*,\s*[A-Za-z]\w*)*)\s*\]\s*\)\s*$")
+_ARRAY_FUNCTIONS: dict[str, Callable[[list[float]], float]] = {"MAX": max, "SUM": sum}
 
 
 class NotEvaluable(Exception):
@@ -121,19 +126,24 @@ def metric_series(backend: Any, namespace: str, name: str, dims: list[tuple[str,
 
 
 def expression_series(expression: str, operands: dict[str, Series]) -> Series:
-    """``a + b + ...`` or ``MAX([a, b, ...])`` over per-period series."""
-    match = _MAX.match(expression)
+    """``a + b + ...``, ``MAX([a, b, ...])`` or ``SUM([a, b, ...])`` over per-period
+    series. The array functions, as CloudWatch's, combine the operands present at each
+    time (a series with no datapoint there is left out); ``+`` needs every operand."""
+    match = _ARRAY.match(expression)
     if match:
-        ids = [i.strip() for i in match.group(1).split(",")]
+        combine = _ARRAY_FUNCTIONS[match.group(1)]
+        ids = [i.strip() for i in match.group(2).split(",")]
         _known(ids, operands)
         stamps = {s for i in ids for s in operands[i]}
-        return {s: max(operands[i][s] for i in ids if s in operands[i]) for s in stamps}
+        return {s: combine([operands[i][s] for i in ids if s in operands[i]])
+                for s in stamps}
     if _SUM.match(expression):
         ids = [i.strip() for i in expression.split("+")]
         _known(ids, operands)
         stamps = set.intersection(*(set(operands[i]) for i in ids))
         return {s: sum(operands[i][s] for i in ids) for s in stamps}
-    raise NotEvaluable(f"expression {expression!r} (LOCAL evaluates '+' and MAX([...]))")
+    raise NotEvaluable(f"expression {expression!r} (LOCAL evaluates '+', MAX([...]) and "
+                      "SUM([...]))")
 
 
 def _known(ids: list[str], operands: dict[str, Series]) -> None:
@@ -289,6 +299,7 @@ class AlarmEvaluator:
         now = at or self.clock()
         when = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
         backend = self.backend()
+        alarm_history.release_mutes(backend, when)  # a mute window that ended, still in state
         changed: dict[str, str] = {}
         for alarm in list(backend.alarms.values()):
             try:

@@ -1,7 +1,8 @@
 """Time ranges as people type them: ``15m``, ``1h``, ``7d``, ``1w`` (ago, with or without
 the word) or an ISO 8601 timestamp (UTC when it has no offset). Every ``--since`` and
 ``--as-of`` of garmaxctl reads its value here; a time that cannot be read, or one in the
-future, is a usage error (exit 2, code ``bad_time``)."""
+future, is a usage error (exit 2, code ``bad_time``). A length of time (``--for 2h``,
+``--timeout 60s``) is read by :func:`parse_duration`, with the same units."""
 
 from __future__ import annotations
 
@@ -34,6 +35,19 @@ def parse_time(text: str, *, now: dt.datetime | None = None) -> dt.datetime:
         raise UsageError(f"the time {text!r} is in the future", code="bad_time",
                          hint="give a past time")
     return moment.astimezone(dt.UTC)
+
+
+def parse_duration(text: str, *, option: str = "the duration") -> dt.timedelta:
+    """A length of time as ``30s``, ``15m``, ``2h``, ``7d``, ``1w`` (the units of
+    :func:`parse_time`); anything else, or zero, is a usage error (exit 2, ``bad_time``)."""
+    match = _RELATIVE.match(text)
+    if not match or match.group(3):
+        raise UsageError(f"cannot read {option} {text!r}", code="bad_time",
+                         hint="a number and a unit: 30s, 15m, 2h, 7d, 1w")
+    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+    if seconds <= 0:
+        raise UsageError(f"{option} must be longer than 0", code="bad_time")
+    return dt.timedelta(seconds=seconds)
 
 
 def parse_range(*, since: str | None = None, from_: str | None = None,

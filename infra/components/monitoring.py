@@ -100,7 +100,8 @@ class Monitoring(Construct):
                   for mid, fn in zip(_metric_ids(len(functions)), functions, strict=True)}
         self._alarm(
             contract.Alarm.LAMBDA_ERRORS,
-            cloudwatch.MathExpression(expression=" + ".join(errors), using_metrics=errors,
+            cloudwatch.MathExpression(expression=f"SUM([{', '.join(errors)}])",
+                                      using_metrics=errors,
                                       label="Errors, all functions", period=PERIOD),
             LAMBDA_ERRORS_THRESHOLD, action, "Lambda errors across the stage's functions",
         )

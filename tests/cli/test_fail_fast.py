@@ -41,6 +41,10 @@ ARGS = {
                       "--recipient", WALKER_RECIPIENT],
     "params import": [str(WALKER_EXPORT), "--identity", str(WALKER_IDENTITY)],
     "destroy": ["--yes"],
+    "alarms show": ["LambdaErrors"],
+    "alarms test": ["LambdaErrors"],
+    "alarms mute": ["--all", "--for", "2h", "--reason", "maintenance"],
+    "alarms unmute": ["--all"],
 }
 NEEDS_EMULATOR = [e.path for e in registry.commands()
                   if e.path not in NO_EMULATOR and not e.hidden]

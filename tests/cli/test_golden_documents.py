@@ -196,6 +196,18 @@ def idle_stage(world: World) -> None:
     builder.build(builder.default_spec("DEV"))
 
 
+def alarms_stage(world: World) -> None:
+    """The idle builder's stage (its alarms), with AWS's mute-rule and alarm-history
+    answers (tests/alarms/conftest.py: moto lacks both)."""
+    from garmaxctl import aws
+    from tests.alarms.conftest import AwsCloudWatchExtras
+
+    idle_stage(world)
+    fake = AwsCloudWatchExtras()
+    wire = aws.log_the_wire
+    world.monkeypatch.setattr(aws, "log_the_wire", lambda session: fake.install(wire(session)))
+
+
 def idle_stage_down(world: World) -> None:
     idle_stage(world)
     world.run_ok("-s", "dev", "idle", "down")
@@ -333,6 +345,7 @@ CASES = [
     Case("idle_down_dev", ("-s", "dev", "idle", "down"), idle_stage, aws=True),
     Case("idle_status_while_idle_dev", ("-s", "dev", "idle", "status"), idle_stage_down,
          aws=True),
+    Case("alarms_list_dev", ("-s", "dev", "alarms", "list"), alarms_stage, aws=True),
     Case("health_healthy_dev", ("-s", "dev", "health"), health_stage, aws=True),
     Case("health_unhealthy_dev", ("-s", "dev", "health"), health_unhealthy, aws=True),
     Case("verify_dev", ("-s", "dev", "verify"), health_stage, aws=True),

@@ -23,6 +23,9 @@ ARGS: dict[str, list[str]] = {
                       "--from-stage", "LOCAL"],
     "smoke": ["--allow-spend", "--token", "e30.e30.sig"],
     "dr restore-db": ["--latest"],
+    "alarms test": ["LambdaErrors"],
+    "alarms mute": ["--all", "--for", "2h", "--reason", "maintenance"],
+    "alarms unmute": ["--all"],
 }
 # LOCAL-only commands refuse every other stage outright (exit 2, code usage).
 LOCAL_ONLY = {"local reset"}
@@ -63,8 +66,10 @@ def prod_world(monkeypatch, project, write_env) -> list[str]:
 
 def test_the_registry_marks_the_commands_that_change_a_stage() -> None:
     assert {"deploy", "destroy", "bootstrap", "params push", "params rollback",
-            "params restore", "idle down", "idle up"} <= set(MUTATING)
-    assert not {"params plan", "status", "health", "idle status"} & set(MUTATING)
+            "params restore", "idle down", "idle up", "alarms test", "alarms mute",
+            "alarms unmute"} <= set(MUTATING)
+    assert not {"params plan", "status", "health", "idle status", "alarms list",
+                "alarms show", "alarms history"} & set(MUTATING)
 
 
 @pytest.mark.parametrize("path", MUTATING)

@@ -490,6 +490,13 @@ def test_alarms_have_contract_names_and_the_activity_alarm_starts_disabled(synth
         dlq_alarm = alarms[contract.alarm_name(f"{queue}DlqNotEmpty", stage)]
         assert dlq_alarm["Threshold"] == 0
         assert dlq_alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    # SUM([...]) counts the errors of any function in a period; "m0 + ... + m4" would
+    # have no datapoint unless all five functions reported one (CloudWatch's arithmetic).
+    errors = alarms[contract.alarm_name(contract.Alarm.LAMBDA_ERRORS, stage)]
+    (expression,) = [m["Expression"] for m in errors["Metrics"] if "Expression" in m]
+    metric_ids = sorted(m["Id"] for m in errors["Metrics"] if "MetricStat" in m)
+    assert len(metric_ids) == 5
+    assert expression == f"SUM([{', '.join(metric_ids)}])"
     synth.assertions.has_resource_properties(
         "AWS::CloudWatch::Dashboard", {"DashboardName": contract.dashboard_name(stage)})
 

@@ -145,7 +145,8 @@ def test_datapoints_to_alarm_m_of_n(clock) -> None:
 
 
 def test_stack_style_metric_math_over_lambda_metrics(clock) -> None:
-    """The stack's LambdaErrors (m0 + m1) and LambdaDuration (MAX([m0, m1])) alarms."""
+    """The stack's LambdaErrors (SUM([m0, m1])) and LambdaDuration (MAX([m0, m1])) alarms,
+    and why LambdaErrors is no longer m0 + m1."""
     topic, _ = _inbox()
 
     def query(i: int, fn: str, metric: str, stat: str) -> dict:
@@ -155,7 +156,8 @@ def test_stack_style_metric_math_over_lambda_metrics(clock) -> None:
             "Period": 300, "Stat": stat}}
 
     for name, expression, metric, stat, threshold in (
-            ("errors", "m0 + m1", "Errors", "Sum", 1),
+            ("plus", "m0 + m1", "Errors", "Sum", 1),
+            ("errors", "SUM([m0, m1])", "Errors", "Sum", 1),
             ("duration", "MAX([m0, m1])", "Duration", "Average", 100)):
         cw().put_metric_alarm(
             AlarmName=name, EvaluationPeriods=1, Threshold=threshold,
@@ -169,11 +171,11 @@ def test_stack_style_metric_math_over_lambda_metrics(clock) -> None:
             raise ValueError("boom")
     evaluator = AlarmEvaluator(clock=clock)
     # Errors of A = 2 but B has no datapoint: m0 + m1 has none either (CloudWatch's
-    # arithmetic on time series) -> missing -> notBreaching.
-    assert evaluator.evaluate_all() == {}
+    # arithmetic on time series) -> missing -> notBreaching; SUM([m0, m1]) counts A's.
+    assert evaluator.evaluate_all() == {"errors": "ALARM"}  # SUM: 2 > 1
     with telemetry.invocation("B", 512):
         pass
-    assert evaluator.evaluate_all() == {"errors": "ALARM"}  # 2 + 0 > 1
+    assert evaluator.evaluate_all() == {"plus": "ALARM"}  # 2 + 0 > 1, only now
     sink = Sink(clock=clock)
     sink.put_metrics("AWS/Lambda", [{"MetricName": "Duration", "Value": 250,
                                      "Unit": "Milliseconds",
@@ -186,8 +188,10 @@ def test_expressions_and_period_alignment() -> None:
     a, b = {t0: 1.0, t1: 5.0}, {t1: 2.0}
     assert expression_series("a + b", {"a": a, "b": b}) == {t1: 7.0}
     assert expression_series("MAX([a, b])", {"a": a, "b": b}) == {t0: 1.0, t1: 5.0}
+    # SUM over an array adds the operands present at each time ("+" needs them all).
+    assert expression_series("SUM([a, b])", {"a": a, "b": b}) == {t0: 1.0, t1: 7.0}
     with pytest.raises(Exception, match="LOCAL evaluates"):
-        expression_series("SUM([a, b])", {"a": a, "b": b})
+        expression_series("AVG([a, b])", {"a": a, "b": b})
     assert period_starts(dt.datetime(2024, 1, 1, 10, 7, 30, tzinfo=dt.UTC), 300, 2) == [t0, t1]
 
 

@@ -38,3 +38,16 @@ def test_bad_ranges_are_usage_errors(kwargs: dict) -> None:
         parse_range(now=NOW, **kwargs)
     assert caught.value.exit_code == ExitCode.USAGE
     assert caught.value.code == "bad_time"
+
+
+def test_durations_read_with_the_same_units() -> None:
+    from garmaxctl.stage.timerange import parse_duration
+
+    assert parse_duration("90s") == dt.timedelta(seconds=90)
+    assert parse_duration("2h") == dt.timedelta(hours=2)
+    assert parse_duration("15d") == dt.timedelta(days=15)
+    assert parse_duration("1w") == dt.timedelta(weeks=1)
+    for bad in ("0m", "2h ago", "soon", "2025-01-01"):
+        with pytest.raises(UsageError) as error:
+            parse_duration(bad, option="--for")
+        assert error.value.code == "bad_time" and error.value.exit_code == ExitCode.USAGE

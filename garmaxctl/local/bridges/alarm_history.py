@@ -41,6 +41,8 @@ STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
 INITIAL_REASON = "Unchecked: Initial alarm creation"
 DEFAULT_MAX_RECORDS = 50  # DescribeAlarmHistory's default page
 HISTORY_ATTRIBUTE = "_garmax_alarm_history"
+# On an alarm: (old state, new state) of the first transition a mute rule muted.
+MUTED_ATTRIBUTE = "_garmax_muted_transition"
 # The region names CloudWatch writes into a notification (``Region`` and the subject).
 REGION_NAMES = {
     "us-east-1": "US East (N. Virginia)", "us-east-2": "US East (Ohio)",
@@ -179,7 +181,8 @@ def transition(backend: Any, alarm: Any, state: str, reason: str,
     """Move ``alarm`` to ``state`` as CloudWatch does; False when it already is there.
 
     On a change: a ``StateUpdate`` history item, then the new state's actions (when
-    ``ActionsEnabled``), each with its ``Action`` history item.
+    ``ActionsEnabled`` and no active mute rule targets the alarm at ``when``), each with
+    its ``Action`` history item.
     """
     if state not in STATES:
         raise ValueError(f"unknown alarm state {state!r}")
@@ -205,9 +208,40 @@ def transition(backend: Any, alarm: Any, state: str, reason: str,
                     {"version": "1.0",
                      "oldState": {"stateValue": old_state, "stateReason": old_reason},
                      "newState": new_state}, when)
+    from .mute_rules import muting_rules
+
+    muted_by = muting_rules(backend, alarm.name, when) if alarm.actions_enabled else []
+    if muted_by:  # AWS: evaluated and changed, actions muted (no history item)
+        log.info("alarm %s -> %s: actions muted by %s", alarm.name, state,
+                 ", ".join(muted_by))
+        # The first muted transition of the window: (its old state, the state muted).
+        vars(alarm).setdefault(MUTED_ATTRIBUTE, (old_state, state))
+        return True
+    vars(alarm).pop(MUTED_ATTRIBUTE, None)
     if alarm.actions_enabled:
         run_actions(backend, alarm, old_state, when)
     return True
+
+
+def release_mutes(backend: Any, when: dt.datetime) -> list[str]:
+    """AWS runs a muted state's actions when the mute window ends with the alarm still in
+    that state ("How alarm mute rules work"): run them for every alarm whose muted
+    transition is no longer muted at ``when``; the alarms released."""
+    from .mute_rules import muting_rules
+
+    released = []
+    for alarm in list(backend.alarms.values()):
+        pending = vars(alarm).get(MUTED_ATTRIBUTE)
+        if pending is None or muting_rules(backend, alarm.name, when):
+            continue
+        vars(alarm).pop(MUTED_ATTRIBUTE, None)
+        old_state, muted_state = pending
+        if alarm.actions_enabled and alarm.state_value == muted_state:
+            log.info("alarm %s: mute ended in %s, running its actions", alarm.name,
+                     alarm.state_value)
+            run_actions(backend, alarm, old_state, when)
+            released.append(alarm.name)
+    return released
 
 
 def _actions_for(alarm: Any) -> list[str]:
