@@ -124,6 +124,10 @@ REGISTRY: tuple[Entry, ...] = (
     command("budget status", "Spend per provider, breaker level, top users, AWS Budgets.",
             "budget"),
 
+    group("logs", "The functions' CloudWatch Logs: tail (Live Tail or polling), query."),
+    command("logs tail", "The functions' log lines interleaved by time; --follow until "
+                         "Ctrl-C.", "logs"),
+
     group("local", "Run the LOCAL stage on this machine: the embedded AWS emulator, the "
                    "deployed stack, the local API and workers."),
     command("local up", "Start the emulator, deploy LOCAL, serve the API; Ctrl-C stops all.",
