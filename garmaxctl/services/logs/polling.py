@@ -86,10 +86,11 @@ class RequestBudget:
 
     def take(self) -> None:
         self._refill()
-        while self.tokens < 1.0:
-            self.pacing.sleep((1.0 - self.tokens) / self.rate)
+        while self.tokens < 1.0 - 1e-9:
+            # At least a millisecond: a float-sized wait would not move the clock.
+            self.pacing.sleep(max((1.0 - self.tokens) / self.rate, 0.001))
             self._refill()
-        self.tokens -= 1.0
+        self.tokens = max(self.tokens - 1.0, 0.0)
 
 
 class Backoff:
