@@ -4,6 +4,7 @@ Powertools lines, a fake clock, and AWS's documented answers injected through bo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -145,10 +146,8 @@ def dev_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 def put(logs: Any, group: str, stream: str, events: list[tuple[int, str]]) -> None:
-    try:
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
         logs.create_log_stream(logGroupName=group, logStreamName=stream)
-    except logs.exceptions.ResourceAlreadyExistsException:
-        pass
     logs.put_log_events(logGroupName=group, logStreamName=stream,
                         logEvents=[{"timestamp": t, "message": m} for t, m in sorted(events)])
 

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from garmaxctl.shared import contract
-from tests.logs.conftest import put, powertools, stack_template
+from tests.logs.conftest import powertools, put, stack_template
 
 STAGE = "DEV"
 API = contract.function_log_group(contract.Function.API, STAGE)
@@ -159,6 +159,6 @@ def test_lines_read_at_80_columns(dev_logs, cli) -> None:
     assert len(lines) > 2 and all(line.startswith(" " * 22) for line in lines[1:])
     words = " ".join(line.strip() for line in lines).split()
     # Every word of the message is whole (wrapped on word boundaries only), id included.
-    for word in long.split() + ["8f14e45f-ceea-467f-a8f5-0b4c1a7b6a9e)"]:
+    for word in [*long.split(), "8f14e45f-ceea-467f-a8f5-0b4c1a7b6a9e)"]:
         assert word in words
     assert "1 lines from api" in result.stderr
