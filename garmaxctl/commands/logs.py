@@ -85,10 +85,12 @@ def tail(
     message and correlation id. --follow keeps following (Live Tail on real stages, billed
     per minute; FilterLogEvents polling with an endpoint override or over 10 groups)."""
     from garmaxctl.services.logs import tail as service
+    from garmaxctl.stage import timerange
 
     target = cli.options(ctx).target
     tail_plan = service.plan(target, functions=functions or (), all_groups=all_groups,
-                             since=since, filter_pattern=filter_, level=level, raw=raw)
+                             since=timerange.parse_time(since), filter_pattern=filter_,
+                             level=level, raw=raw)
     if not follow:
         found = service.window(target, tail_plan, on_note=output.note)
         width = _width()

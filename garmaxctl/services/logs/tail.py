@@ -32,13 +32,12 @@ from garmaxctl.services.logs.events import (
 )
 from garmaxctl.services.logs.polling import Pacing, Poller, TailStats
 from garmaxctl.shared.errors import UsageError
-from garmaxctl.stage import log_groups, timerange
+from garmaxctl.stage import log_groups
 from garmaxctl.stage.log_groups import LogGroup
 
 if TYPE_CHECKING:
     from garmaxctl.stage.target import StageTarget
 
-DEFAULT_SINCE = "10m"
 LIVE_TAIL = "live-tail"
 POLLING = "filter-log-events"
 # Tests and benchmarks replace this to run without waiting (a service-level parameter the
@@ -127,18 +126,18 @@ def choose_transport(target: StageTarget, group_count: int) -> tuple[str, str]:
 
 
 def plan(target: StageTarget, *, functions: Sequence[str] = (), all_groups: bool = False,
-         since: str = DEFAULT_SINCE, filter_pattern: str | None = None,
-         level: str | None = None, raw: bool = False,
-         now: dt.datetime | None = None) -> TailPlan:
+         since: dt.datetime, filter_pattern: str | None = None,
+         level: str | None = None, raw: bool = False) -> TailPlan:
+    """What to tail and how. ``since`` is already read (``stage.timerange.parse_time``,
+    in the command: the stage layer's parser reads every --since of garmaxctl)."""
     try:
         canonical = normalise_level(level)
     except ValueError:
         raise UsageError(f"unknown level {level!r}: use one of "
                          f"{', '.join(LEVEL_CHOICES)}") from None
-    start = timerange.parse_time(since, now=now)
     groups = resolve_groups(target, functions, all_groups)
     transport, reason = choose_transport(target, len(groups))
-    return TailPlan(stage=target.name, groups=groups, since=start,
+    return TailPlan(stage=target.name, groups=groups, since=since.astimezone(dt.UTC),
                     filter_pattern=filter_pattern or None, level=canonical,
                     transport=transport, reason=reason, raw=raw)
 
