@@ -95,6 +95,10 @@ def test_transport_follows_the_target_not_the_stage_name(dev_logs) -> None:
 
 # --------------------------------------------------------------------------- the window
 
+UNHANDLED = ("[ERROR] KeyError: 'avatarKey'\nTraceback (most recent call last):\n"
+             "  File \"/var/task/handler.py\", line 3, in handler\n")
+
+
 def _fill(logs) -> None:
     put(logs, API, "2026/01/01/[$LATEST]a", [
         (_ms(9), "START RequestId: 11111111-2222-3333-4444-555555555555 Version: $LATEST"),
@@ -106,6 +110,7 @@ def _fill(logs) -> None:
     put(logs, TRYON, "2026/01/01/[$LATEST]b", [
         (_ms(7), powertools("render failed", "ERROR", correlation_id="corr-2")),
         (_ms(5), "[ERROR]\t2026-01-01T00:00:00.000Z\treq-9\tTraceback: boom"),
+        (_ms(4), UNHANDLED),
         (_ms(30), powertools("too old for --since 10m")),
     ])
 
@@ -120,11 +125,12 @@ def test_window_interleaves_groups_by_time_as_one_json_document(dev_logs, cli) -
         ("tryon", "ERROR", "render failed"),
         ("api", "WARNING", "request refused: no such session"),
         ("tryon", "ERROR", "Traceback: boom"),
+        ("tryon", "ERROR", UNHANDLED.removeprefix("[ERROR] ").rstrip("\n")),
     ]
     assert events[0]["correlation_id"] == "corr-1"
     assert events[0]["group"] == API and events[0]["event_id"]
     assert events[3]["request_id"] == "req-9" and events[3]["kind"] == "runtime"
-    assert document["data"]["stats"]["events"] == 4
+    assert document["data"]["stats"]["events"] == 5
     # --raw: as stored, the platform's START/REPORT lines too.
     _, document = cli.json("-s", "dev", "logs", "tail", "api", "--raw")
     messages = [e["message"] for e in document["data"]["events"]]
@@ -141,8 +147,8 @@ def test_level_filters_on_the_client_where_the_pattern_is_loose(dev_logs, cli, h
     assert result.exit_code == 0
     # moto matches `?` patterns against everything; the client keeps ERROR and above.
     assert patterns and all(p == "?ERROR ?CRITICAL ?FATAL" for p in patterns)
-    assert [e["message"] for e in document["data"]["events"]] == ["render failed",
-                                                                  "Traceback: boom"]
+    assert [e["message"][:15] for e in document["data"]["events"]] == [
+        "render failed", "Traceback: boom", "KeyError: 'avat"]
     assert document["data"]["level"] == "ERROR"
 
 

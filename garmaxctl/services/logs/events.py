@@ -26,6 +26,8 @@ _PLATFORM = ("START RequestId:", "END RequestId:", "REPORT RequestId:", "INIT_ST
              "INIT_REPORT", "EXTENSION", "TELEMETRY", "RESTORE_START", "RESTORE_REPORT")
 _RUNTIME = re.compile(r"^\[(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\]\t[^\t]*\t"
                       r"([^\t]*)\t(.*)$", re.S)
+# An unhandled exception: ``[ERROR] KeyError: 'x'`` and its traceback below.
+_UNHANDLED = re.compile(r"^\[(ERROR|CRITICAL|FATAL)\] (.*)$", re.S)
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,10 @@ def parse(raw: str) -> tuple[str, str | None, str, str | None, str | None]:
     if match:
         level = {"WARN": "WARNING", "FATAL": "CRITICAL"}.get(match.group(1), match.group(1))
         return "runtime", level, match.group(3), None, match.group(2) or None
+    match = _UNHANDLED.match(text)
+    if match:
+        level = {"FATAL": "CRITICAL"}.get(match.group(1), match.group(1))
+        return "runtime", level, match.group(2), None, None
     return "text", None, text, None, None
 
 
