@@ -11,6 +11,7 @@ from a template and ``PER_GROUP`` Powertools lines in each over the last 5 minut
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -83,10 +84,8 @@ def _follow(until: int) -> tuple[float, float]:
         if seen["n"] >= until:
             raise _Enough
 
-    try:
+    with contextlib.suppress(_Enough):
         follower.run(emit)
-    except _Enough:
-        pass
     return seen["first"], time.perf_counter() - started
 
 
