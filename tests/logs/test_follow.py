@@ -15,6 +15,7 @@ session that repeats the previous one's last update, events ingested between ses
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import urllib.request
@@ -130,6 +131,9 @@ def test_polling_the_emulator_shows_every_event_once_through_throttling_and_ctrl
     assert stats["events"] == 5 * per_group >= 2000
     assert stats["transport"] == "filter-log-events"
     assert stats["throttled"] >= 3 and hooks.count("FilterLogEvents") >= 7
+    # The shared budget: at most 1 request/s per group (a burst of one each) on the tail's
+    # clock, though a round is due every 0.5 s.
+    assert hooks.count("FilterLogEvents") <= 5 * (fake_time.now - 1000.0) + 5
     assert "backing off" in result.stderr and "stopped (Ctrl-C)" in result.stderr
 
 
@@ -272,3 +276,28 @@ def test_live_tail_refused_falls_back_to_polling_without_repeats(dev_logs, cli, 
     end = _check_stream(result.stdout, {group: list(range(30))})
     assert end["data"]["transport"] == "filter-log-events"
     assert "LimitExceededException" in end["data"]["reason"]
+
+
+def test_people_see_lines_as_they_come_and_a_footer(dev_logs, cli, fake_time, hooks) -> None:
+    from tests.logs.conftest import put
+
+    group = contract.function_log_group(contract.Function.TRYON_PROCESSOR, "DEV")
+    now = int(time.time() * 1000)
+    put(dev_logs, group, "s", [(now - 2000, powertools("render failed", "ERROR",
+                                                       correlation_id="corr-7", seq=1)),
+                               (now - 1000, powertools("render queued", seq=2))])
+    hooks.handlers["StartLiveTail"] = lambda _: response(400, {"Error": {
+        "Code": "AccessDeniedException", "Message": "not allowed: logs:StartLiveTail"}})
+    fake_time.on_sleep = lambda clock: (_ for _ in ()).throw(KeyboardInterrupt) if len(
+        clock.slept) > 3 else None
+    result = cli("-s", "dev", "logs", "tail", "tryon", "--follow", "--level", "error",
+                 env={"COLUMNS": "80"})
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1
+    assert re.fullmatch(r"\d\d:\d\d:\d\d tryon   ERROR render failed \(correlation id "
+                        r"corr-7\)", lines[0])
+    assert "through Live Tail (billed per minute" in result.stderr
+    assert "polling FilterLogEvents instead" in result.stderr
+    assert "stopped (Ctrl-C)" in result.stderr
+    assert "1 lines shown" in result.stderr
