@@ -104,6 +104,10 @@ def _fill(logs) -> None:
         (_ms(9), "START RequestId: 11111111-2222-3333-4444-555555555555 Version: $LATEST"),
         (_ms(8), powertools("request accepted", correlation_id="corr-1")),
         (_ms(6), powertools("request refused: no such session", "WARNING")),
+        (_ms(5.5), json.dumps({"_aws": {"Timestamp": 1, "CloudWatchMetrics": [
+            {"Namespace": "GarmaxAi", "Dimensions": [["service"]],
+             "Metrics": [{"Name": "Refused", "Unit": "Count"}]}]},
+            "service": "garmaxai", "Refused": [1.0]})),
         (_ms(3), "REPORT RequestId: 11111111-2222-3333-4444-555555555555\tDuration: 12.00 "
                  "ms\tBilled Duration: 13 ms\tMemory Size: 512 MB\tMax Memory Used: 80 MB"),
     ])
@@ -131,12 +135,13 @@ def test_window_interleaves_groups_by_time_as_one_json_document(dev_logs, cli) -
     assert events[0]["group"] == API and events[0]["event_id"]
     assert events[3]["request_id"] == "req-9" and events[3]["kind"] == "runtime"
     assert document["data"]["stats"]["events"] == 5
-    # --raw: as stored, the platform's START/REPORT lines too.
+    # --raw: as stored, the platform's START/REPORT lines and the EMF metrics line too.
     _, document = cli.json("-s", "dev", "logs", "tail", "api", "--raw")
     messages = [e["message"] for e in document["data"]["events"]]
     assert messages[0].startswith("START RequestId:")
     assert messages[-1].startswith("REPORT RequestId:")
-    assert len(messages) == 4
+    assert [e["kind"] for e in document["data"]["events"]] == [
+        "platform", "powertools", "powertools", "metrics", "platform"]
 
 
 def test_level_filters_on_the_client_where_the_pattern_is_loose(dev_logs, cli, hooks) -> None:

@@ -38,7 +38,7 @@ class LogEvent:
     function: str  # the group's short name: api, webhook, tryon, render, billing, access
     group: str
     stream: str
-    kind: str  # powertools | platform | runtime | text
+    kind: str  # powertools | platform | metrics | runtime | text
     level: str | None  # Powertools' or the runtime's level; None for platform/text lines
     message: str  # the Powertools message (JSON text when structured) or the line
     correlation_id: str | None
@@ -95,10 +95,13 @@ def parse(raw: str) -> tuple[str, str | None, str, str | None, str | None]:
             document = json.loads(stripped)
         except ValueError:
             document = None
+        if isinstance(document, dict) and "_aws" in document and "level" not in document:
+            # An embedded-metric-format line (Powertools metrics): metrics, not a log line.
+            return "metrics", None, text, None, None
         if isinstance(document, dict) and ("level" in document or "message" in document):
             message = document.get("message", "")
             if not isinstance(message, str):
-                message = json.dumps(message, separators=(",", ":"), default=str)
+                message = json.dumps(message, default=str)  # ", " and ": ": it wraps
             level = document.get("level")
             level = str(level).upper() if level is not None else None
             correlation = document.get("correlation_id")

@@ -58,7 +58,7 @@ class TailPlan:
     level: str | None  # the canonical --level
     transport: str  # for --follow: live-tail | filter-log-events
     reason: str  # why that transport
-    raw: bool = False  # --raw: the platform's START/END/REPORT lines are shown too
+    raw: bool = False  # --raw: START/END/REPORT and metric (EMF) lines are shown too
 
     @property
     def start_ms(self) -> int:
@@ -145,10 +145,11 @@ def plan(target: StageTarget, *, functions: Sequence[str] = (), all_groups: bool
 def _keeper(tail: TailPlan, stats: TailStats,
             emit: Callable[[LogEvent], None]) -> Callable[[LogEvent], None]:
     """``emit`` behind the exact client-side filters (--level; the platform's
-    START/END/REPORT lines only with --raw), counting what it shows."""
+    START/END/REPORT lines and EMF metric lines only with --raw), counting what it
+    shows."""
     def keep(event: LogEvent) -> None:
         if ((tail.level and not event.at_least(tail.level))
-                or (event.kind == "platform" and not tail.raw)):
+                or (event.kind in ("platform", "metrics") and not tail.raw)):
             stats.filtered += 1
             return
         stats.events += 1
