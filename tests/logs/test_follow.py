@@ -189,7 +189,8 @@ class FakeLiveTail:
             if update == 0:
                 batch = self.last_update + batch  # the overlap with the last session
             batch = batch[::-1] if update % 2 else batch  # not in time order
-            yield {"sessionUpdate": {"sessionMetadata": {"sampled": False},
+            sampled = self.started == 2 and update == 3  # AWS's flag (nothing dropped here)
+            yield {"sessionUpdate": {"sessionMetadata": {"sampled": sampled},
                                      "sessionResults": [
                                          {k: v for k, v in e.items() if k != "eventId"}
                                          for e in batch]}}
@@ -257,6 +258,7 @@ def test_live_tail_reconnects_and_shows_every_event_once(dev_logs, cli, fake_tim
     assert stats["throttled"] >= 2
     assert end["data"]["live_tail_minutes"] >= fake.sessions
     assert "billed per minute" in result.stderr
+    assert stats["sampled_updates"] == 1 and "Live Tail is sampling" in result.stderr
 
 
 def test_live_tail_refused_falls_back_to_polling_without_repeats(dev_logs, cli, fake_time,
