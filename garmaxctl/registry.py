@@ -140,6 +140,10 @@ REGISTRY: tuple[Entry, ...] = (
     command("budget status", "Spend per provider, breaker level, top users, AWS Budgets.",
             "budget"),
 
+    group("logs", "The functions' CloudWatch Logs: tail (Live Tail or polling), query."),
+    command("logs tail", "The functions' log lines interleaved by time; --follow until "
+                         "Ctrl-C.", "logs"),
+
     group("dr", "Disaster recovery: restore the database to a point in time; drill it "
                 "(docs/dr.md)."),
     command("dr restore-db", "Restore the stage's Aurora cluster to a new cluster at a "

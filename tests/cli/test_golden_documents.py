@@ -353,6 +353,8 @@ CASES = [
     Case("status_dev", ("-s", "dev", "status"), health_stage, aws=True),
     Case("outputs_dev", ("-s", "dev", "outputs"), small_stack, aws=True),
     Case("outputs_dev_missing_stack", ("-s", "dev", "outputs"), aws=True),
+    Case("logs_tail_unknown_function_dev", ("-s", "dev", "logs", "tail", "api", "nosuch"),
+         aws=True),
     Case("local_status_no_emulator", ("local", "status"), local_no_emulator),
     Case("diff_prod_exit_code", ("-s", "prod", "diff", "--exit-code"), fake_cdk_project,
          aws=True),
