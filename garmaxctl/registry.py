@@ -124,6 +124,12 @@ REGISTRY: tuple[Entry, ...] = (
     command("budget status", "Spend per provider, breaker level, top users, AWS Budgets.",
             "budget"),
 
+    group("logs", "The stage's function logs: tail them, query them with Logs Insights."),
+    command("logs query", "Logs Insights: a preset or your own query, with what it scanned "
+                          "and cost.", "logs_query", "query"),
+    command("logs errors", "Errors per function and time bin (the errors preset, counted).",
+            "logs_query", "errors"),
+
     group("local", "Run the LOCAL stage on this machine: the embedded AWS emulator, the "
                    "deployed stack, the local API and workers."),
     command("local up", "Start the emulator, deploy LOCAL, serve the API; Ctrl-C stops all.",

@@ -31,6 +31,7 @@ ARGS = {
     "params rollback": ["FRONTEND_URL", "--to-version", "1"],
     "params restore": ["--as-of", "1h"],
     "destroy": ["--yes"],
+    "logs query": ["--preset", "errors"],
 }
 NEEDS_EMULATOR = [e.path for e in registry.commands()
                   if e.path not in NO_EMULATOR and not e.hidden]

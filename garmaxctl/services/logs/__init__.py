@@ -1,0 +1,1 @@
+"""``garmaxctl logs``: the stage's log groups — tail, Logs Insights queries (docs/logs.md)."""
