@@ -168,11 +168,23 @@ def _fits(columns: list[str], rows: list[list[str]]) -> bool:
     return sum(w + 3 for w in widths) + 1 <= WIDTH
 
 
+def _usd(amount: float) -> str:
+    if amount == 0:
+        return "$0"
+    return "< $0.0001" if amount < 0.0001 else f"${amount:,.4f}"
+
+
+def span(result: Any) -> str:
+    end = f"{result.end:%H:%M}" if result.end.date() == result.start.date() \
+        else f"{result.end:%Y-%m-%d %H:%M}"
+    return f"{result.start:%Y-%m-%d %H:%M} to {end} UTC"
+
+
 def footer(result: Any) -> list[str]:
     size = result.bytes_scanned
     amount = f"{size / 1024 ** 2:,.2f} MB" if size >= 1024 ** 2 else f"{size:,} bytes"
-    lines = [f"scanned {result.records_scanned:,} records ({amount}), "
-             f"{result.records_matched:,} matched; estimated cost ${result.cost_usd:.4f} "
+    lines = [f"{span(result)}: scanned {result.records_scanned:,} records ({amount}), "
+             f"{result.records_matched:,} matched; estimated cost {_usd(result.cost_usd)} "
              "($0.005 per GB scanned)"]
     if result.stored_bytes is not None:
         lines.append(f"the groups hold {result.stored_bytes / 1024 ** 3:.3f} GB (the bound "
@@ -197,19 +209,17 @@ def query_outcome(result: Any) -> output.Outcome:
     columns = (["#"] if stacked else []) + [_heading(n) for n in kept]
     rows = [([str(i)] if stacked else []) + [r[names.index(n)] for n in kept]
             for i, r in enumerate(shown, 1)]
-    span = f"{result.start:%Y-%m-%d %H:%M} to {result.end:%Y-%m-%d %H:%M} UTC"
     what = f"preset {result.preset}" if result.preset else "query"
     tables = [output.Table(columns=columns, rows=rows,
-                           title=f"logs {what} — stage {result.stage}, {span}")] \
-        if kept else []
+                           title=f"logs {what} — stage {result.stage}")] if kept else []
     lines: list[str] = []
     for i, r in enumerate(shown, 1):
         for n in stacked:
             value = r[names.index(n)]
             if value:
-                lines.append(f"#{i} {_heading(n)}: {value}")
+                lines.append(f"#{i} {_heading(n)}: " + value.replace("\n", "\n    "))
     if not result.rows:
-        lines.append(f"no matching records ({what}, {span})")
+        lines.append(f"no matching records ({what})")
     lines += footer(result)
     return output.Outcome(data=result, tables=tables, lines=lines)
 
@@ -237,9 +247,8 @@ def errors_outcome(report: Any) -> output.Outcome:
     if report.bins:
         rows.append(["total", *(report.totals[f] for f in report.functions), report.total])
     result = report.query
-    span = f"{result.start:%Y-%m-%d %H:%M} to {result.end:%Y-%m-%d %H:%M} UTC"
     tables = [output.Table(columns=columns, rows=rows,
-                           title=f"errors by {report.by} — stage {report.stage}, {span}")]
+                           title=f"errors by {report.by} — stage {report.stage}")]
     lines: list[str] = []
     if report.peak is not None:
         worst = max(report.peak.counts, key=lambda f: report.peak.counts[f])
@@ -247,7 +256,7 @@ def errors_outcome(report: Any) -> output.Outcome:
                      f"errors ({worst}: {report.peak.counts[worst]}); bins without errors "
                      "are not shown")
     else:
-        lines.append(f"no errors in {', '.join(report.functions)} ({span})")
+        lines.append(f"no errors in {', '.join(report.functions)}")
     lines.append("details: garmaxctl logs query --preset errors")
     lines += footer(result)
     return output.Outcome(data=report, tables=tables, lines=lines)
