@@ -345,6 +345,8 @@ CASES = [
          aws=True),
     Case("deploy_prod_without_yes", ("-s", "prod", "deploy"), fake_cdk_project, aws=True),
     Case("destroy_prod_without_yes", ("-s", "prod", "destroy"), aws=True),
+    Case("logs_query_list", ("logs", "query", "--list")),
+    Case("logs_query_without_preset", ("logs", "query")),
 ]
 
 
