@@ -77,25 +77,22 @@ def query(
     from garmaxctl.stage.timerange import parse_range
 
     opts = options(ctx)
-    presets = _presets(opts)
     if list_:
-        return list_outcome(presets)
+        return list_outcome(_presets(opts))
     if (preset is None) == (query_text is None):
         raise UsageError("give exactly one of --preset NAME or --query TEXT",
                          hint="`garmaxctl logs query --list` shows the presets")
     chosen = None
-    if preset is not None:
+    if preset is not None:  # a project's preset file is read only when a preset is used
         from garmaxctl.services.logs.presets import find
 
-        chosen = find(presets, preset)
+        chosen = find(_presets(opts), preset)
     text = chosen.query_text() if chosen is not None else str(query_text)
     names = list(functions or []) or list(chosen.functions if chosen else ())
     wanted = parse_functions(names)
     poll = insights.Poll(timeout_s=_seconds(timeout))
     start, end = parse_range(since=since, from_=from_, until=until,
                              default_since=chosen.since if chosen else "1h")
-    if max_scan_gb is not None and max_scan_gb <= 0:
-        raise UsageError("--max-scan-gb takes a positive number of GB")
     groups = insights.groups_for(opts.target, wanted)
     with output.progress("Logs Insights") as line:
         result = insights.run_query(opts.target, text, groups, start, end,

@@ -142,6 +142,8 @@ def run_query(target: StageTarget, query: str, groups: Sequence[LogGroup],
               on_status: Callable[[str], None] | None = None) -> QueryResult:
     """Run one Logs Insights query over ``groups`` from ``start`` to ``end``."""
     poll = poll or Poll()
+    if max_scan_gb is not None and max_scan_gb <= 0:
+        raise UsageError("--max-scan-gb takes a positive number of GB")
     target.check_account()
     logs = target.client("logs")
     stored = None
