@@ -143,6 +143,10 @@ REGISTRY: tuple[Entry, ...] = (
     group("logs", "The functions' CloudWatch Logs: tail (Live Tail or polling), query."),
     command("logs tail", "The functions' log lines interleaved by time; --follow until "
                          "Ctrl-C.", "logs"),
+    command("logs query", "Logs Insights: a preset or your own query, with what it scanned "
+                          "and cost.", "logs_query", "query"),
+    command("logs errors", "Errors per function and time bin (the errors preset, counted).",
+            "logs_query", "errors"),
 
     group("dr", "Disaster recovery: restore the database to a point in time; drill it "
                 "(docs/dr.md)."),

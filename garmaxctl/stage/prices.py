@@ -52,3 +52,6 @@ def prices_for(config: StageConfig) -> Prices:
         nat_gateway_hour=NAT_GATEWAY_HOUR if features.vpc else 0.0,
         nat_gateways=config.nat_gateways if features.vpc else 0,
     )
+
+# CloudWatch Logs Insights: per GB (2^30 bytes) of log data a query scans (us-east-1).
+LOGS_INSIGHTS_GB_SCANNED = 0.005

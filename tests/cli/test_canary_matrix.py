@@ -228,6 +228,7 @@ FAIL_FAST: dict[str, Scenario] = {
     "local down": Scenario(("local", "down"), (0,), emulator="stopped"),  # nothing to stop
     "local status": Scenario(("local", "status"), (1,), emulator="stopped"),
     "local logs": Scenario(("local", "logs"), (0,), emulator="stopped"),  # no log yet
+    "logs query": Scenario(("logs", "query", "--preset", "errors"), (1,), emulator="stopped"),
 }
 
 

@@ -45,6 +45,7 @@ ARGS = {
     "alarms test": ["LambdaErrors"],
     "alarms mute": ["--all", "--for", "2h", "--reason", "maintenance"],
     "alarms unmute": ["--all"],
+    "logs query": ["--preset", "errors"],
 }
 NEEDS_EMULATOR = [e.path for e in registry.commands()
                   if e.path not in NO_EMULATOR and not e.hidden]

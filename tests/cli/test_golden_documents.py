@@ -361,6 +361,8 @@ CASES = [
     Case("deploy_prod_without_yes", ("-s", "prod", "deploy"), fake_cdk_project, aws=True),
     Case("destroy_prod_without_yes", ("-s", "prod", "destroy"), aws=True),
     Case("dr_restore_db_local_no_database", ("dr", "restore-db", "--latest")),
+    Case("logs_query_list", ("logs", "query", "--list")),
+    Case("logs_query_without_preset", ("logs", "query")),
 ]
 
 

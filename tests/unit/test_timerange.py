@@ -15,6 +15,7 @@ NOW = dt.datetime(2025, 6, 15, 12, 0, tzinfo=dt.UTC)
 
 def test_since_is_a_range_ending_now() -> None:
     assert parse_range(since="15m", now=NOW) == (NOW - dt.timedelta(minutes=15), NOW)
+    assert parse_range(since="1h", now=NOW) == (NOW - dt.timedelta(hours=1), NOW)
     assert parse_range(since="7d", now=NOW) == (NOW - dt.timedelta(days=7), NOW)
     assert parse_range(default_since="30d", now=NOW) == (NOW - dt.timedelta(days=30), NOW)
 

@@ -76,12 +76,13 @@ def install_bridges() -> list[BridgeInfo]:
         # classes patched below are the ones CloudFormation will use.
         from moto.cloudformation import parsing
 
-        from . import alarm_history, cfn_models, cost_explorer, mute_rules, patches
+        from . import alarm_history, cfn_models, cost_explorer, insights, mute_rules, patches
 
         infos = [patch() for patch in patches.ALL_PATCHES]
         infos.append(cost_explorer.bridge_cost_explorer())
         infos.extend(alarm_history.install())
         infos.append(mute_rules.install())
+        infos.extend(insights.install())
         infos.extend(
             BridgeInfo(
                 f"cfn-model:{model.cloudformation_type()}",
