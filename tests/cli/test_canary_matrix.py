@@ -50,6 +50,7 @@ import pytest
 from garmaxctl import redact, registry
 from garmaxctl.settings import load_env_file
 from garmaxctl.shared import contract
+from tests.cli.test_fail_fast import ARGS as FAIL_FAST_ARGS
 from tests.conftest import free_port
 from tests.params.conftest import (  # noqa: F401  (fixtures, shared with tests/params)
     VALUES,
@@ -228,12 +229,16 @@ FAIL_FAST: dict[str, Scenario] = {
     "local down": Scenario(("local", "down"), (0,), emulator="stopped"),  # nothing to stop
     "local status": Scenario(("local", "status"), (1,), emulator="stopped"),
     "local logs": Scenario(("local", "logs"), (0,), emulator="stopped"),  # no log yet
-    "logs query": Scenario(("logs", "query", "--preset", "errors"), (1,), emulator="stopped"),
+    # LOCAL has no database: refused (exit 2, no_database) before any AWS call.
+    "dr restore-db": Scenario(("dr", "restore-db", "--latest"), (2,), emulator="stopped"),
+    "dr drill": Scenario(("dr", "drill"), (2,), emulator="stopped"),
 }
 
 
 def _fail_fast(entry: registry.Entry) -> Scenario:
-    return FAIL_FAST.get(entry.path, Scenario(tuple(entry.words), (1,), emulator="stopped"))
+    # The arguments a command needs to reach its fail-fast path: one list, test_fail_fast's.
+    words = (*entry.words, *FAIL_FAST_ARGS.get(entry.path, ()))
+    return FAIL_FAST.get(entry.path, Scenario(words, (1,), emulator="stopped"))
 
 
 CASES: list[Any] = []

@@ -52,6 +52,9 @@ class Recorder:
         self.fail: dict[str, str] = {}
         self.stuck: set[str] = set()
         self.window = True
+        # The injected window, read from here: this module can be imported twice (as
+        # pytest's conftest and by the tests' imports), each import with its own NOW.
+        self.earliest, self.latest = EARLIEST, LATEST
 
     def names(self) -> list[str]:
         return [name for name, _ in self.calls]
@@ -74,8 +77,8 @@ class Recorder:
         if model.name == "DescribeDBClusters":
             for cluster in parsed.get("DBClusters", []):
                 if self.window:
-                    cluster["EarliestRestorableTime"] = EARLIEST
-                    cluster["LatestRestorableTime"] = LATEST
+                    cluster["EarliestRestorableTime"] = self.earliest
+                    cluster["LatestRestorableTime"] = self.latest
                 if self._stuck(cluster["DBClusterIdentifier"]):
                     cluster["Status"] = "creating"
         if model.name == "DescribeDBInstances":

@@ -12,7 +12,6 @@ import pytest
 from garmaxctl.services import dr
 from tests.cli.conftest import Run, assert_envelope
 from tests.dr.conftest import (
-    EARLIEST,
     KMS_KEY,
     LATEST,
     PASSWORD,
@@ -65,7 +64,7 @@ def test_a_real_run_restores_to_a_new_cluster_with_the_source_settings(recorder,
     assert sent["DBClusterIdentifier"] == new
     assert sent["SourceDBClusterIdentifier"] == SOURCE
     asked = sent["RestoreToTime"]
-    assert EARLIEST < asked < LATEST
+    assert recorder.earliest < asked < recorder.latest
     assert abs((dt.datetime.now(dt.UTC) - asked) - dt.timedelta(hours=2)) < dt.timedelta(
         minutes=1)
     assert "UseLatestRestorableTime" not in sent
@@ -162,7 +161,7 @@ def test_a_time_outside_the_restorable_window_is_exit_2_with_the_window(recorder
     result, document = cli.json("-s", "dev", "dr", "restore-db", "--to", when)
     assert result.exit_code == 2, result.stdout
     assert document["error"]["code"] == "outside_window"
-    window = f"{EARLIEST:%Y-%m-%dT%H:%M:%SZ} .. {LATEST:%Y-%m-%dT%H:%M:%SZ}"
+    window = f"{recorder.earliest:%Y-%m-%dT%H:%M:%SZ} .. {recorder.latest:%Y-%m-%dT%H:%M:%SZ}"
     assert window in document["error"]["message"]
     assert recorder.mutating() == []
 
