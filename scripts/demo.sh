@@ -113,5 +113,52 @@ garmaxctl idle status
 step "garmaxctl idle up (restore, read back, /api/health, archive the snapshot)"
 garmaxctl idle up
 
+# --- a failure to see (issue 12): a poison message in the try-on DLQ ----------------------
+# Where a try-on message ends after its third failed delivery. The emulator samples the
+# queues and evaluates the alarms every minute, as AWS does: GarmaxAI-TryonDlqNotEmpty-LOCAL
+# goes to ALARM on its next evaluation, and its SNS action reaches the local alert inbox.
+step "a poison message straight into the try-on DLQ (as its third failed delivery would)"
+garmaxctl -o json outputs | python -c '
+import json, sys, boto3
+outputs = json.load(sys.stdin)["data"]["outputs"]
+sqs = boto3.client("sqs", endpoint_url=sys.argv[1], region_name="us-east-1",
+                   aws_access_key_id="local", aws_secret_access_key="local")
+sent = sqs.send_message(QueueUrl=outputs["TryonDlqUrl"],
+                        MessageBody=json.dumps({"sessionId": "poison", "demo": True}))
+print("sent", sent["MessageId"], "to", outputs["TryonDlqUrl"])
+' "$(garmaxctl -o json local status | python -c 'import json,sys; print(json.load(sys.stdin)["data"]["endpoint_url"])')"
+
+# --- alarms and logs (issue 12): what happened on LOCAL, seen as on AWS ------------------
+step "waiting for GarmaxAI-TryonDlqNotEmpty-LOCAL to go to ALARM (its next evaluation)"
+for _ in $(seq 1 80); do
+  if garmaxctl -o json alarms list --state ALARM | python -c '
+import json, sys
+names = [a["short_name"] for a in json.load(sys.stdin)["data"]["alarms"]]
+sys.exit(0 if "TryonDlqNotEmpty" in names else 1)'; then break; fi
+  sleep 5
+done
+
+step "garmaxctl alarms list"
+garmaxctl alarms list
+
+step "garmaxctl alarms history TryonDlqNotEmpty --since 1h (the transition and its SNS action)"
+garmaxctl alarms history TryonDlqNotEmpty --since 1h
+
+step "garmaxctl alarms test ApiErrorRate (ALARM, the notification in the inbox, back again)"
+garmaxctl alarms test ApiErrorRate --timeout 90s
+
+step "garmaxctl logs tail api tryon --since 15m (the demo's own try-on)"
+garmaxctl logs tail api tryon --since 15m
+
+step "garmaxctl logs errors --since 1h (Logs Insights on the emulator)"
+garmaxctl logs errors --since 1h
+
+# --- cost and budget (issue 12): what LOCAL really ran, priced --------------------------
+step "garmaxctl cost report --since 1d (estimated from LOCAL usage; cached, \$0.01/request on AWS)"
+garmaxctl cost report --since 1d
+
+step "garmaxctl budget status (today's AI spend against the daily budgets, the breaker)"
+garmaxctl budget status
+
 step "garmaxctl local status -o json"
 garmaxctl local status -o json
