@@ -31,7 +31,7 @@ def parse_body(raw: str | None, model: type[M]) -> M:
         raise BadRequest("a JSON body is required", code="missing_body")
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested past the parser's depth: not for us
         raise BadRequest("the body is not valid JSON", code="malformed_json") from None
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object", code="malformed_json")

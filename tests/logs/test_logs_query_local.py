@@ -1,12 +1,11 @@
 """``logs query`` and ``logs errors`` on the deployed LOCAL stack (``local_stack``): after
 requests to the local API, Logs Insights — run by the emulator's bridge over what the
-platform logged — finds the Api function's error and its REPORT lines."""
+platform logged — finds an Api function's error line and its REPORT lines."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-import urllib.error
-import urllib.request
 import uuid
 
 import pytest
@@ -24,27 +23,27 @@ def cli(local_stack, monkeypatch: pytest.MonkeyPatch, tmp_path) -> Run:
     return Run(tmp_path)
 
 
-def _unhandled_error(api_url: str, user: str) -> int:
-    """A body nested deeper than Python's recursion limit: ``json.loads`` raises
-    RecursionError (not a ValueError), which the Api handler's catch-all logs at ERROR
-    ("unhandled error") and answers with 500. (A platform bug worth a 400 some day; then
-    this test needs another real error.)"""
-    body = ("[" * 5000 + "]" * 5000).encode()
-    request = urllib.request.Request(f"{api_url}/api/tryon/sessions", data=body,
-                                     method="POST",
-                                     headers={"Content-Type": "application/json",
-                                              contract.DEV_USER_HEADER: user})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
+def _an_api_error(local_stack) -> None:
+    """The line the Api function's catch-all writes on an unhandled error
+    (runtime/handlers/api.py, Powertools JSON at ERROR), put into its log group in a
+    Lambda-style stream as the function would: the platform answers every bad request
+    a client can send with a 4xx, so no request makes this line on its own."""
+    now = dt.datetime.now(dt.UTC)
+    logs = local_stack.client("logs")
+    group = contract.function_log_group(contract.Function.API, "LOCAL")
+    stream = f"{now:%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
+    logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    line = {"level": "ERROR", "location": "lambda_handler:47", "message": "unhandled error",
+            "timestamp": now.isoformat(timespec="milliseconds"), "service": "garmaxai-api",
+            "exception_name": "RuntimeError", "exception": "Traceback ..."}
+    logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=[
+        {"timestamp": int(now.timestamp() * 1000), "message": json.dumps(line)}])
 
 
 def test_logs_query_and_errors_see_what_the_platform_logged(local_stack, cli: Run) -> None:
-    user = f"user-{uuid.uuid4().hex[:8]}"
-    assert api_request(f"{local_stack.api_url}/api/health")[0] == 200
-    assert _unhandled_error(local_stack.api_url, user) == 500
+    for _ in range(2):  # two invocations: two REPORT lines for the slowest preset
+        assert api_request(f"{local_stack.api_url}/api/health")[0] == 200
+    _an_api_error(local_stack)
 
     def errors_row() -> dict | None:
         result = cli("-o", "json", "logs", "query", "--preset", "errors", "--since", "15m")

@@ -65,6 +65,7 @@ def test_create_session_stores_queues_and_counts_it(stack):
     (None, 400, "missing_body"),
     ("{not json", 400, "malformed_json"),
     ("[1, 2]", 400, "malformed_json"),
+    ("[" * 5000 + "]" * 5000, 400, "malformed_json"),  # deeper than the parser goes
     ({"garmentUrl": "https://e.com/g.png"}, 422, "validation_error"),
     ({"avatarUrl": "https://e.com/a.png", "avatarKey": "a.png",
       "garmentUrl": "https://e.com/g.png"}, 422, "validation_error"),
