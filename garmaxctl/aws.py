@@ -77,8 +77,9 @@ def record_calls(session: Any, command: str) -> Any:
     if path:
         import functools
 
-        # First: a test's hook that answers the call instead of AWS must not hide it.
-        session.events.register_first("before-call",
+        # before-parameter-build: every handler of it runs (a before-call handler that
+        # answers instead of AWS, as tests' fakes do, would stop the ones after it).
+        session.events.register_first("before-parameter-build",
                                       functools.partial(_record_call, path, command))
     return session
 

@@ -94,7 +94,10 @@ BUDGET = _arn("budgets", "budget/" + contract.budget_name(STAGE), region=False)
 LOG_GROUPS = _arn("logs", "log-group:" + contract.function_log_group("*", STAGE))
 API_LOG_GROUP = _arn("logs", "log-group:" + contract.api_access_log_group(STAGE))
 FUNCTION_ROLES = _arn("iam", f"role/{STACK_NAME}-*", region=False)
-AWS_MANAGED_POLICIES = "arn:aws:iam::aws:policy/service-role/*"
+# verify reads every managed policy attached to a function role: AWS's (an attached
+# AdministratorAccess is what it must catch) and the account's.
+AWS_MANAGED_POLICIES = "arn:aws:iam::aws:policy/*"
+ACCOUNT_POLICIES = _arn("iam", "policy/*", region=False)
 KMS_KEYS = _arn("kms", "key/*")  # the key a SecureString names; only through SSM
 CDK_DEPLOY_ROLE = _cdk_role("deploy")
 CDK_FILE_PUBLISHING_ROLE = _cdk_role("file-publishing")
@@ -117,6 +120,7 @@ RESOURCE_NAMES: dict[str, str] = {
     SCALABLE_TARGETS: "ScalableTargets", DB_CLUSTER: "DatabaseCluster", CACHE: "Cache",
     BUDGET: "Budget", LOG_GROUPS: "FunctionLogGroups", API_LOG_GROUP: "ApiLogGroup",
     FUNCTION_ROLES: "FunctionRoles", AWS_MANAGED_POLICIES: "AwsManagedPolicies",
+    ACCOUNT_POLICIES: "AccountManagedPolicies",
     KMS_KEYS: "SecureStringKeys", CDK_DEPLOY_ROLE: "CdkDeployRole",
     CDK_FILE_PUBLISHING_ROLE: "CdkFilePublishingRole", CDK_LOOKUP_ROLE: "CdkLookupRole",
     CDK_TOOLKIT: "CdkToolkitStack", CDK_ROLES: "CdkBootstrapRoles",
@@ -191,7 +195,7 @@ READ_SECURITY = union(
     allow("s3:GetBucketPolicy s3:GetBucketAcl s3:GetBucketPublicAccessBlock", BUCKETS),
     allow("iam:ListRolePolicies iam:GetRolePolicy iam:ListAttachedRolePolicies",
           FUNCTION_ROLES),
-    allow("iam:GetPolicy iam:GetPolicyVersion", AWS_MANAGED_POLICIES),
+    allow("iam:GetPolicy iam:GetPolicyVersion", AWS_MANAGED_POLICIES, ACCOUNT_POLICIES),
     allow("logs:DescribeLogGroups", ANY), DESCRIBE_PARAMS, DECRYPT_PARAMS)
 
 # Idle: what it reads of every kind, and what it changes.

@@ -172,7 +172,12 @@ def test_a_table_action_never_called_is_reported() -> None:
                                  [entry]) == []
     assert recorder.never_called([], [entry]) == [
         "cloudformation:DescribeStacks (declared by `outputs`...) was never called by a "
-        "test of a command that declares it"]
+        "test"]
+    # A call of another command does not count; a service driven directly does.
+    assert recorder.never_called(_calls(("params list", "cloudformation", "DescribeStacks")),
+                                 [entry]) != []
+    assert recorder.never_called(_calls(("", "cloudformation", "DescribeStacks")),
+                                 [entry]) == []
 
 
 def test_operations_map_to_their_iam_actions() -> None:
