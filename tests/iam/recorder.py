@@ -8,8 +8,9 @@ Every test runs with ``GARMAX_RECORD_CALLS`` naming one file of the session
 1. **subset**: every recorded call of a command maps to an IAM action in that command's
    ``actions`` (garmaxctl/permissions.py) — on any run, of any part of the suite;
 2. **coverage**: every action in the tables was called by some test (of a command that
-   declares it, or of a service driven directly), or is in ``NOT_RECORDABLE`` with its reason — on a run of the whole suite
-   (or with ``--iam-coverage``), since a part of the suite exercises a part of the table.
+   declares it, or of a service driven directly), or is exempted with its reason
+   (``not_recordable``, ``NOT_EXERCISED``) — on a run of the whole suite (or with
+   ``--iam-coverage``), since a part of the suite exercises a part of the table.
 
 A failed check fails the session (exit 1) and lists what is missing.
 """
