@@ -139,7 +139,7 @@ ONLY_STAR: dict[str, str] = {
     "ecs:ListClusters": "idle finds the stage's cluster in the list",
     "ecs:ListServices": "idle lists the services of the stage's cluster",
     "application-autoscaling:DescribeScalableTargets": "idle reads the service's bounds",
-    "cloudwatch:GetMetricData": "metrics are not resources in IAM",
+    "cloudwatch:GetMetricData": "metrics are not resources in IAM (health: queue clocks)",
     "logs:DescribeLogGroups": "verify reads the retention of the stage's log groups",
     # Cost Explorer's only resource type is an optional billing view (of the account, not
     # of a stage); the answer is filtered by the stage's tag in the request.
@@ -188,6 +188,7 @@ READ_COST = allow("ce:GetCostAndUsage ce:GetCostForecast", ANY)
 # What health reads (status and verify include it).
 READ_HEALTH = union(READ_STACK, READ_FUNCTIONS, READ_ALARMS, READ_TABLES, READ_BUCKETS,
                     READ_QUEUES, READ_DATABASE, READ_CACHE,
+                    allow("cloudwatch:GetMetricData", ANY),  # the queues' clocks
                     allow("ssm:GetParameter ssm:GetParameters", PARAMS), READ_OPS)
 
 # The post-deployment checklist's extra reads: bucket security, function roles, logs.
@@ -271,7 +272,7 @@ PARAMS_ROLLBACK = union(DESCRIBE_PARAMS, READ_PARAM_HISTORY,
 PARAMS_RESTORE = union(PARAMS_ROLLBACK, READ_PARAM_TREE, allow("ssm:DeleteParameter", PARAMS))
 HEALTH = READ_HEALTH
 STATUS = union(READ_HEALTH, allow("dynamodb:Query", TABLES))
-VERIFY = union(READ_HEALTH, READ_SECURITY, READ_BUDGET)
+VERIFY = union(READ_HEALTH, READ_SECURITY, READ_BUDGET, SMOKE)  # its workflow rows: smoke
 BUDGET_STATUS = union(READ_STACK, READ_LEDGER, READ_BUDGET, allow("ssm:GetParameters", PARAMS))
 IDLE_STATUS = READ_IDLE
 IDLE_DOWN = union(READ_IDLE, CHANGE_IDLE)

@@ -86,6 +86,11 @@ _NO_PROVISIONED = ("moto has no provisioned concurrency API ('Not yet implemente
 NOT_EXERCISED: dict[tuple[str, str], str] = {
     (f"lambda:{verb}ProvisionedConcurrencyConfig", P.FUNCTION_QUALIFIERS): _NO_PROVISIONED
     for verb in ("Get", "Put", "Delete")
+} | {
+    ("dynamodb:UpdateItem", P.TABLES):
+        "smoke gives a real user's quota slot back only on a real stage whose stack has a "
+        "Quotas table; the DEV fixture's stack (tests/health) has none, and on LOCAL smoke "
+        "deletes its synthetic user's counters instead",
 }
 
 
