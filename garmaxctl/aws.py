@@ -63,6 +63,39 @@ def log_the_wire(session: Any) -> Any:
     return session
 
 
+# The test suite's call recorder (docs/iam/README.md, "Proven"): with this variable set to
+# a file, every AWS call a command makes is appended to it as one JSON line
+# ``{"command", "service", "operation"}`` (names only: never a parameter). Off unless set;
+# only the tests set it, so the recorded calls can be checked against the registry's
+# permissions (tests/iam/). It writes to that file and nowhere else.
+RECORD_CALLS_ENV = "GARMAX_RECORD_CALLS"
+
+
+def record_calls(session: Any, command: str) -> Any:
+    """Register the call recorder on a session when ``GARMAX_RECORD_CALLS`` names a file."""
+    path = os.environ.get(RECORD_CALLS_ENV)
+    if path:
+        import functools
+
+        # before-parameter-build: every handler of it runs (a before-call handler that
+        # answers instead of AWS, as tests' fakes do, would stop the ones after it).
+        session.events.register_first("before-parameter-build",
+                                      functools.partial(_record_call, path, command))
+    return session
+
+
+def _record_call(path: str, command: str, model: Any = None, **_: Any) -> None:
+    if model is None:
+        return
+    import json
+
+    line = json.dumps({"command": command, "service": model.service_model.signing_name,
+                       "prefix": model.service_model.endpoint_prefix,
+                       "operation": model.name})
+    with open(path, "a", encoding="utf-8") as file:  # one short append: atomic enough
+        file.write(line + "\n")
+
+
 def local_port() -> int:
     return int(os.environ.get("GARMAX_LOCAL_PORT", DEFAULT_LOCAL_PORT))
 
@@ -93,6 +126,7 @@ class AwsTarget:
     profile: str | None = None
     region: str | None = None
     endpoint_url: str | None = None
+    command: str = ""  # the command path this run serves ("params push"); "" outside one
     warnings: list[str] = field(default_factory=list)
     _session: Any = field(default=None, repr=False)
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -132,17 +166,20 @@ class AwsTarget:
 
             # A developer's AWS_PROFILE must neither leak into LOCAL nor break it.
             core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
-            return log_the_wire(boto3.Session(aws_access_key_id=LOCAL_ACCESS_KEY,
+            return self._hooked(boto3.Session(aws_access_key_id=LOCAL_ACCESS_KEY,
                                               aws_secret_access_key=LOCAL_SECRET_KEY,
                                               region_name=self.region, botocore_session=core))
         try:
-            return log_the_wire(boto3.Session(profile_name=self.profile,
+            return self._hooked(boto3.Session(profile_name=self.profile,
                                               region_name=self.region))
         except botocore.exceptions.ProfileNotFound as exc:
             raise CredentialsError(
                 f"AWS profile {self.profile!r} is not configured",
                 hint="run `aws configure --profile NAME` or `aws sso login`, or pass --profile",
             ) from exc
+
+    def _hooked(self, session: Any) -> Any:
+        return log_the_wire(record_calls(session, self.command))
 
     def client(self, service: str, **config: Any) -> Any:
         """A cached client with adaptive retries and garmaxctl's user agent."""

@@ -72,7 +72,8 @@ class GlobalOptions:
             from garmaxctl.aws import AwsTarget
 
             self._aws = AwsTarget(stage=self.stage_config, profile=self.profile,
-                                  region=self.region, endpoint_url=self.endpoint_url)
+                                  region=self.region, endpoint_url=self.endpoint_url,
+                                  command=output.options().command)
             for warning in self._aws.warnings:
                 output.warn(warning)
         return self._aws

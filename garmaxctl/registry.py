@@ -10,13 +10,16 @@ Each entry also carries facts that later work needs once, not in lists of its ow
 ``mutates`` (the command changes the stage: confirmation on PROD, the audit trail, the
 fuzzer's fail-fast rules) and ``actions`` (the AWS actions it calls, for least privilege).
 
-Pure data: this module imports nothing of garmaxctl.
+Pure data: this module imports nothing of garmaxctl but ``garmaxctl.permissions`` (pure
+data too: the named permission sets the entries' ``actions`` refer to).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+from garmaxctl import permissions as P  # the sets read as P.READ_STACK
 
 COMMANDS_PACKAGE = "garmaxctl.commands"
 
@@ -30,7 +33,7 @@ class Entry:
     module: str | None = None  # below garmaxctl.commands: "params"
     function: str | None = None  # the command function in that module
     mutates: bool = False
-    actions: tuple[str, ...] = ()
+    actions: tuple[P.Permission, ...] = ()  # garmaxctl.permissions: action + resource
     hidden: bool = False
     alias: bool = False  # another name for a command: ``help`` is its help too
 
@@ -61,10 +64,11 @@ def group(path: str, help: str) -> Entry:
 
 
 def command(path: str, help: str, module: str, function: str | None = None, *,
-            mutates: bool = False, hidden: bool = False, alias: bool = False) -> Entry:
+            mutates: bool = False, hidden: bool = False, alias: bool = False,
+            actions: tuple[P.Permission, ...] = ()) -> Entry:
     return Entry(path=path, help=help, module=module,
                  function=function or path.split()[-1], mutates=mutates, hidden=hidden,
-                 alias=alias)
+                 alias=alias, actions=P.union(actions))
 
 
 REGISTRY: tuple[Entry, ...] = (
@@ -72,48 +76,70 @@ REGISTRY: tuple[Entry, ...] = (
                       "stage.", "doctor"),
     command("synth", "Synthesize GarmaxAiStack-{STAGE} (skipped when nothing changed).",
             "deploy"),
-    command("diff", "Show what a deploy would change (the CDK diff).", "deploy"),
+    command("diff", "Show what a deploy would change (the CDK diff).", "deploy",
+            actions=P.CDK_DIFF),
     command("bootstrap", "Bootstrap the stage's account and region for the CDK.", "deploy",
-            mutates=True),
+            mutates=True,
+            actions=P.BOOTSTRAP),
     command("deploy", "Deploy GarmaxAiStack-{STAGE} through the CDK CLI; record a deploy "
-                      "marker.", "deploy", mutates=True),
+                      "marker.", "deploy", mutates=True,
+            actions=P.DEPLOY),
     command("destroy", "Delete GarmaxAiStack-{STAGE} (asks on every stage).", "deploy",
-            mutates=True),
-    command("outputs", "The stack's CloudFormation outputs.", "deploy"),
+            mutates=True,
+            actions=P.DESTROY),
+    command("outputs", "The stack's CloudFormation outputs.", "deploy",
+            actions=P.READ_STACK),
 
     group("params", "Keep Parameter Store in sync with .env: plan, push, pull, history, "
                     "rollback, restore (secrets never printed)."),
     command("params plan", "Compare .env with Parameter Store: add / change / unchanged / "
-                           "skipped / extra.", "params"),
-    command("params diff", "Alias of `params plan`.", "params", "plan", alias=True),
+                           "skipped / extra.", "params",
+            actions=P.PARAMS_PLAN),
+    command("params diff", "Alias of `params plan`.", "params", "plan", alias=True,
+            actions=P.PARAMS_PLAN),
     command("params push", "Write what differs from .env (PROD: confirm or --yes).", "params",
-            mutates=True),
+            mutates=True,
+            actions=P.PARAMS_PUSH),
     command("params apply", "Alias of `params push`.", "params", "push", mutates=True,
-            alias=True),
+            alias=True,
+            actions=P.PARAMS_PUSH),
     command("params list", "Names, types, versions and last-modified dates (no values).",
-            "params", "list_"),
+            "params", "list_",
+            actions=P.READ_PARAM_TREE),
     command("params get", "Print one parameter's raw value; a secret only with --decrypt.",
-            "params"),
-    command("params pull", "Parameter Store as a .env (or JSON) document.", "params"),
-    command("params history", "Every kept version of one parameter.", "params"),
+            "params",
+            actions=P.READ_PARAM),
+    command("params pull", "Parameter Store as a .env (or JSON) document.", "params",
+            actions=P.PARAMS_PULL),
+    command("params history", "Every kept version of one parameter.", "params",
+            actions=P.READ_PARAM_HISTORY),
     command("params rollback", "Write an earlier version's value back as a new version.",
-            "params", mutates=True),
+            "params", mutates=True,
+            actions=P.PARAMS_ROLLBACK),
     command("params restore", "Put the whole stage tree back as it was at a time.", "params",
-            mutates=True),
+            mutates=True,
+            actions=P.PARAMS_RESTORE),
     command("params export", "An encrypted backup of the stage's parameters.", "params"),
     command("params import", "Put an export back, like push.", "params", "import_", mutates=True),
 
     group("idle", "Scale a stage down while idle and restore it exactly (docs/idle.md)."),
-    command("idle down", "Snapshot, then scale the stage down.", "idle", mutates=True),
-    command("idle up", "Restore exactly what the snapshot recorded.", "idle", mutates=True),
-    command("idle status", "Live state beside the snapshot, drift, lock, saving.", "idle"),
+    command("idle down", "Snapshot, then scale the stage down.", "idle", mutates=True,
+            actions=P.IDLE_DOWN),
+    command("idle up", "Restore exactly what the snapshot recorded.", "idle", mutates=True,
+            actions=P.IDLE_UP),
+    command("idle status", "Live state beside the snapshot, drift, lock, saving.", "idle",
+            actions=P.IDLE_STATUS),
 
     command("health", "Check every part of the stage at once; exit 1 unless healthy.",
-            "health"),
-    command("verify", "Run the post-deployment checklist, one row per item.", "verify"),
+            "health",
+            actions=P.HEALTH),
+    command("verify", "Run the post-deployment checklist, one row per item.", "verify",
+            actions=P.VERIFY),
     command("smoke", "A try-on session and an sd render through the API, cleaned up.",
-            "smoke", mutates=True),
-    command("status", "Version, health, alarms, idle state and today's spend.", "status"),
+            "smoke", mutates=True,
+            actions=P.SMOKE),
+    command("status", "Version, health, alarms, idle state and today's spend.", "status",
+            actions=P.STATUS),
 
     group("alarms", "The stage's CloudWatch alarms: list, show, history, test a "
                     "notification, mute for maintenance."),
@@ -132,13 +158,16 @@ REGISTRY: tuple[Entry, ...] = (
     group("cost", "The stage's cost from Cost Explorer: report, forecast ($0.01 a request, "
                   "cached 6 h)."),
     command("cost report", "The stage's cost beside the account's, by service, usage type "
-                           "or function.", "cost"),
+                           "or function.", "cost",
+            actions=P.READ_COST),
     command("cost forecast", "The cost to the end of the month, with its prediction "
-                             "interval.", "cost"),
+                             "interval.", "cost",
+            actions=P.READ_COST),
 
     group("budget", "Today's AI spend against the daily budgets and the breaker."),
     command("budget status", "Spend per provider, breaker level, top users, AWS Budgets.",
-            "budget"),
+            "budget",
+            actions=P.BUDGET_STATUS),
 
     group("logs", "The functions' CloudWatch Logs: tail (Live Tail or polling), query."),
     command("logs tail", "The functions' log lines interleaved by time; --follow until "

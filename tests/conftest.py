@@ -33,6 +33,9 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyt
     monkeypatch.setenv("AWS_CONFIG_FILE", str(empty / "config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty / "credentials"))
     monkeypatch.setenv("GARMAX_STATE_DIR", str(tmp_path_factory.mktemp("garmax-state")))
+    # Every AWS call a command makes, in this process or a `garmaxctl` subprocess, is
+    # recorded for the permissions check at the session's end (tests/iam/recorder.py).
+    monkeypatch.setenv("GARMAX_RECORD_CALLS", str(recorded_calls_file(tmp_path_factory)))
     monkeypatch.setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,19,20,21")
     monkeypatch.setenv("CDK_DISABLE_VERSION_CHECK", "1")
     yield
@@ -41,6 +44,25 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyt
     output.reset()
     redact.forget_all()
     redact.disable_verbose_logging()
+
+
+def recorded_calls_file(factory: pytest.TempPathFactory) -> Path:
+    """The session's one file of recorded AWS calls (JSON Lines, names only)."""
+    return factory.getbasetemp() / "recorded-aws-calls.jsonl"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--iam-coverage", action="store_true",
+                     help="also check that every action of the registry's permissions was "
+                          "called by some test (automatic on a run of the whole suite)")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The permissions check (docs/iam/README.md): every recorded call of a command is in
+    that command's table; on a whole-suite run, every table action was called."""
+    from tests.iam import recorder
+
+    recorder.check_session(session, exitstatus)
 
 
 def wait_for(check: Any, timeout: float = 60.0) -> Any:
@@ -108,7 +130,8 @@ class LocalStack:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("GARMAX_", "AWS_")) and k not in _LEAKY}
+               if (not k.startswith(("GARMAX_", "AWS_")) or k == "GARMAX_RECORD_CALLS")
+               and k not in _LEAKY}
         env.update(GARMAX_LOCAL_PORT=str(self.port), GARMAX_API_PORT=str(self.api_port),
                    GARMAX_STATE_DIR=str(self.state_dir), AWS_ACCESS_KEY_ID="testing",
                    AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",

@@ -46,7 +46,7 @@ def status(
 
     opts = options(ctx)
     if all_stages:
-        report = service.all_stages_status(health_timeout=timeout)
+        report = service.all_stages_status(health_timeout=timeout, command=output.options().command)
         rows = [(s.stage, "yes" if s.reachable else "UNREACHABLE",
                  s.version or "-", s.health or (s.error or "-"),
                  ", ".join(s.alarms_in_alarm) or "-", _idle(s) if s.reachable else "-",

@@ -138,15 +138,16 @@ def version_notes(stages: list[StageStatus]) -> list[str]:
     return notes
 
 
-def all_stages_status(*, health_timeout: float = 10.0) -> StatusReport:
-    """Every stage side by side, each with its own profile; concurrently."""
+def all_stages_status(*, health_timeout: float = 10.0, command: str = "") -> StatusReport:
+    """Every stage side by side, each with its own profile; concurrently. ``command``:
+    the command path the stages' AWS targets serve (``AwsTarget.command``)."""
     from garmaxctl.aws import AwsTarget
     from garmaxctl.stage.target import StageTarget
 
     def one(stage: str) -> StageStatus:
         try:
             config = get_stage_config(stage)
-            return stage_status(StageTarget(AwsTarget(stage=config)),
+            return stage_status(StageTarget(AwsTarget(stage=config, command=command)),
                                 health_timeout=health_timeout)
         except Exception as exc:
             return _unreachable(stage, exc)

@@ -127,6 +127,17 @@ def test_function_role_with_star_star_fails(dev) -> None:
     assert row.status == FAIL and "BillingProcessor (Admin)" in row.detail
 
 
+def test_function_role_with_an_attached_star_star_policy_fails(dev) -> None:
+    """An attached managed policy is read too (iam:GetPolicy, iam:GetPolicyVersion)."""
+    iam = dev.client("iam")
+    arn = iam.create_policy(PolicyName="EverythingEverywhere", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName=f"dev-{contract.Function.API}-role", PolicyArn=arn)
+    [row] = checklist(dev).iam()
+    assert row.status == FAIL and "Api (EverythingEverywhere)" in row.detail
+
+
 def test_missing_alarm_and_alarm_without_actions_fail(dev) -> None:
     cloudwatch = dev.client("cloudwatch")
     name = contract.alarm_name(contract.Alarm.QUEUE_DEPTH, DEV)

@@ -1,0 +1,385 @@
+"""The AWS permissions each command needs, as data: named sets the registry refers to.
+
+A command's ``actions`` in ``garmaxctl.registry`` is a tuple of :class:`Permission`: one
+IAM action on one resource pattern, scoped to one stage. The patterns hold placeholders
+that an operator replaces when the policy is made for a stage (docs/iam/README.md):
+
+- ``${Stage}`` the stage name (``DEV``), ``${stage}`` the same in lower case (``dev``: S3
+  bucket names, the Aurora cluster, the Redis group), ``${Account}`` and ``${Region}``.
+
+Names come from ``garmaxctl.shared.contract`` (the names the stack and the CLI agree on),
+so a renamed resource renames its permission. CDK names buckets, tables, queues, roles
+and the ECS cluster after the stack: they match ``GarmaxAiStack-${Stage}-*``.
+
+The call recorder of the test suite checks both ways that every AWS call a command makes
+is in its set and every action of a set is called by some test (tests/iam/); the policies
+in docs/iam/ are generated from these sets (``make iam``, :func:`policy_document`).
+
+Pure data and light: the registry imports it on ``garmaxctl --help``'s path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from garmaxctl.shared import contract
+
+STAGE = "${Stage}"
+ACCOUNT = "${Account}"
+REGION = "${Region}"
+PLACEHOLDERS = ("${Stage}", "${stage}", "${Account}", "${Region}")
+
+# CDK's default bootstrap qualifier (`cdk bootstrap` without --qualifier).
+CDK_QUALIFIER = "hnb659fds"
+CDK_TOOLKIT_STACK = "CDKToolkit"
+
+
+@dataclass(frozen=True, order=True)
+class Permission:
+    """One IAM action allowed on one resource pattern (under an optional condition)."""
+
+    action: str  # "ssm:GetParameter"
+    resource: str  # an ARN pattern with placeholders, or "*" (see ONLY_STAR)
+    condition: tuple[tuple[str, str, str], ...] = ()  # (operator, key, value)
+
+    @property
+    def service(self) -> str:
+        return self.action.split(":", 1)[0]
+
+
+def allow(actions: str, *resources: str,
+          condition: tuple[tuple[str, str, str], ...] = ()) -> tuple[Permission, ...]:
+    """``allow("ssm:GetParameter ssm:GetParameters", PARAMS)``: each action on each resource."""
+    return tuple(Permission(a, r, condition) for a in actions.split() for r in resources)
+
+
+def union(*sets: Iterable[Permission]) -> tuple[Permission, ...]:
+    """The sets together, each permission once, sorted (a registry entry's ``actions``)."""
+    return tuple(sorted({p for s in sets for p in s}))
+
+
+def _arn(service: str, rest: str, *, region: bool = True, account: bool = True) -> str:
+    return (f"arn:aws:{service}:{REGION if region else ''}:{ACCOUNT if account else ''}:"
+            f"{rest}")
+
+
+def _cdk_role(kind: str) -> str:
+    return _arn("iam", f"role/cdk-{CDK_QUALIFIER}-{kind}-role-{ACCOUNT}-{REGION}", region=False)
+
+
+# --------------------------------------------------------------------------- resources
+# Each resource pattern has a name: the policies' statement ids (``RESOURCE_NAMES``).
+
+ANY = "*"
+STACK_NAME = contract.stack_name(STAGE)  # GarmaxAiStack-${Stage}
+STACK = _arn("cloudformation", f"stack/{STACK_NAME}/*")
+PARAMS_TREE = _arn("ssm", "parameter" + contract.params_prefix(STAGE).rstrip("/"))
+PARAMS = _arn("ssm", "parameter" + contract.params_prefix(STAGE) + "*")
+OPS_PARAMS = _arn("ssm", "parameter" + contract.ops_prefix(STAGE) + "*")
+FUNCTIONS = _arn("lambda", "function:" + contract.function_name("*", STAGE))
+FUNCTION_QUALIFIERS = FUNCTIONS + ":*"  # aliases and versions (provisioned concurrency)
+EVENT_SOURCE_MAPPINGS = _arn("lambda", "event-source-mapping:*")  # ids are random UUIDs
+ALARMS = _arn("cloudwatch", "alarm:" + contract.alarm_name("*", STAGE))
+TABLES = _arn("dynamodb", f"table/{STACK_NAME}-*")
+BUCKETS = f"arn:aws:s3:::{STACK_NAME.lower()}-*"  # CDK-named buckets are lower case
+OBJECTS = BUCKETS + "/*"
+QUEUES = _arn("sqs", f"{STACK_NAME}-*")
+RULES = _arn("events", f"rule/{contract.event_bus_name(STAGE)}/GarmaxAi-*-{STAGE}")
+ECS_SERVICES = _arn("ecs", f"service/{STACK_NAME}-*/{STACK_NAME}-*")
+SCALABLE_TARGETS = _arn("application-autoscaling", "scalable-target/*")  # random ids
+DB_CLUSTER = _arn("rds", "cluster:" + contract.database_cluster_id(STAGE))
+CACHE = _arn("elasticache", "replicationgroup:" + contract.cache_cluster_id(STAGE))
+BUDGET = _arn("budgets", "budget/" + contract.budget_name(STAGE), region=False)
+LOG_GROUPS = _arn("logs", "log-group:" + contract.function_log_group("*", STAGE))
+API_LOG_GROUP = _arn("logs", "log-group:" + contract.api_access_log_group(STAGE))
+FUNCTION_ROLES = _arn("iam", f"role/{STACK_NAME}-*", region=False)
+# verify reads every managed policy attached to a function role: AWS's (an attached
+# AdministratorAccess is what it must catch) and the account's.
+AWS_MANAGED_POLICIES = "arn:aws:iam::aws:policy/*"
+ACCOUNT_POLICIES = _arn("iam", "policy/*", region=False)
+KMS_KEYS = _arn("kms", "key/*")  # the key a SecureString names; only through SSM
+CDK_DEPLOY_ROLE = _cdk_role("deploy")
+CDK_FILE_PUBLISHING_ROLE = _cdk_role("file-publishing")
+CDK_LOOKUP_ROLE = _cdk_role("lookup")
+CDK_TOOLKIT = _arn("cloudformation", f"stack/{CDK_TOOLKIT_STACK}/*")
+CDK_ROLES = _arn("iam", f"role/cdk-{CDK_QUALIFIER}-*-role-{ACCOUNT}-{REGION}", region=False)
+CDK_ASSETS_BUCKET = f"arn:aws:s3:::cdk-{CDK_QUALIFIER}-assets-{ACCOUNT}-{REGION}"
+CDK_ASSETS_REPOSITORY = _arn("ecr", f"repository/cdk-{CDK_QUALIFIER}-container-assets-"
+                                    f"{ACCOUNT}-{REGION}")
+CDK_VERSION_PARAM = _arn("ssm", f"parameter/cdk-bootstrap/{CDK_QUALIFIER}/version")
+CFN_EXECUTION_POLICY = _arn("iam", "policy/GarmaxAiCfnExecution", region=False)
+
+RESOURCE_NAMES: dict[str, str] = {
+    ANY: "ActionsWithoutResourceLevelPermissions",
+    STACK: "Stack", PARAMS_TREE: "ParameterTree", PARAMS: "Parameters",
+    OPS_PARAMS: "OpsParameters", FUNCTIONS: "Functions",
+    FUNCTION_QUALIFIERS: "FunctionAliases", EVENT_SOURCE_MAPPINGS: "EventSourceMappings",
+    ALARMS: "Alarms", TABLES: "Tables", BUCKETS: "Buckets", OBJECTS: "Objects",
+    QUEUES: "Queues", RULES: "Rules", ECS_SERVICES: "EcsServices",
+    SCALABLE_TARGETS: "ScalableTargets", DB_CLUSTER: "DatabaseCluster", CACHE: "Cache",
+    BUDGET: "Budget", LOG_GROUPS: "FunctionLogGroups", API_LOG_GROUP: "ApiLogGroup",
+    FUNCTION_ROLES: "FunctionRoles", AWS_MANAGED_POLICIES: "AwsManagedPolicies",
+    ACCOUNT_POLICIES: "AccountManagedPolicies",
+    KMS_KEYS: "SecureStringKeys", CDK_DEPLOY_ROLE: "CdkDeployRole",
+    CDK_FILE_PUBLISHING_ROLE: "CdkFilePublishingRole", CDK_LOOKUP_ROLE: "CdkLookupRole",
+    CDK_TOOLKIT: "CdkToolkitStack", CDK_ROLES: "CdkBootstrapRoles",
+    CDK_ASSETS_BUCKET: "CdkAssetsBucket", CDK_ASSETS_REPOSITORY: "CdkAssetsRepository",
+    CDK_VERSION_PARAM: "CdkBootstrapVersion", CFN_EXECUTION_POLICY: "CfnExecutionPolicy",
+}
+
+# Actions that take no resource-level permission (the Service Authorization Reference
+# lists no resource type for them, so "*" is the only resource IAM accepts). Each has its
+# reason; tests/iam/ checks this list against the policy linter's own data.
+ONLY_STAR: dict[str, str] = {
+    "ssm:DescribeParameters": "lists parameters; filtered by path in the request",
+    "lambda:ListFunctions": "idle and health find the stage's functions by name in the list",
+    "lambda:ListEventSourceMappings": "idle finds the stage's mappings by function",
+    "events:ListRules": "idle lists the stage bus's rules (EventBusName in the request)",
+    "ecs:ListClusters": "idle finds the stage's cluster in the list",
+    "ecs:ListServices": "idle lists the services of the stage's cluster",
+    "application-autoscaling:DescribeScalableTargets": "idle reads the service's bounds",
+    "cloudwatch:GetMetricData": "metrics are not resources in IAM (health: queue clocks)",
+    "logs:DescribeLogGroups": "verify reads the retention of the stage's log groups",
+    # Cost Explorer's only resource type is an optional billing view (of the account, not
+    # of a stage); the answer is filtered by the stage's tag in the request.
+    "ce:GetCostAndUsage": "Cost Explorer answers for the account (filtered by tag)",
+    "ce:GetCostForecast": "Cost Explorer answers for the account (filtered by tag)",
+}
+
+# The condition that lets a KMS key be used only through Parameter Store in the region.
+VIA_SSM = (("StringEquals", "kms:ViaService", f"ssm.{REGION}.amazonaws.com"),)
+
+# --------------------------------------------------------------------------- named sets
+
+READ_STACK = allow("cloudformation:DescribeStacks", STACK)
+READ_STACK_EVENTS = allow("cloudformation:DescribeStackEvents", STACK)
+
+# Parameter Store. A SecureString under a customer managed key also needs the key: KMS is
+# called by SSM on the caller's behalf (kms:Decrypt to read decrypted, kms:Encrypt to
+# write); the AWS managed key aws/ssm needs no grant (docs/iam/README.md).
+DECRYPT_PARAMS = allow("kms:Decrypt", KMS_KEYS, condition=VIA_SSM)
+ENCRYPT_PARAMS = allow("kms:Encrypt", KMS_KEYS, condition=VIA_SSM)
+DESCRIBE_PARAMS = allow("ssm:DescribeParameters", ANY)
+READ_PARAM_TREE = union(allow("ssm:GetParametersByPath", PARAMS_TREE, PARAMS))
+READ_PARAMS = union(allow("ssm:GetParameter ssm:GetParameters", PARAMS), DECRYPT_PARAMS)
+READ_PARAM_HISTORY = union(allow("ssm:GetParameterHistory", PARAMS), DECRYPT_PARAMS)
+WRITE_PARAMS = union(
+    allow("ssm:PutParameter ssm:DeleteParameter ssm:ListTagsForResource", PARAMS),
+    # PutParameter with Tags (a type replaced by delete + create keeps its tags) is also
+    # authorised as ssm:AddTagsToResource.
+    allow("ssm:AddTagsToResource", PARAMS), ENCRYPT_PARAMS)
+
+READ_OPS = allow("ssm:GetParameter", OPS_PARAMS)  # deploy marker, idle snapshot and lock
+WRITE_OPS = allow("ssm:PutParameter ssm:DeleteParameter", OPS_PARAMS)
+
+READ_FUNCTIONS = allow("lambda:GetFunctionConfiguration lambda:GetFunctionConcurrency",
+                       FUNCTIONS)
+READ_ALARMS = allow("cloudwatch:DescribeAlarms", ALARMS)
+READ_TABLES = allow("dynamodb:DescribeTable", TABLES)
+READ_LEDGER = allow("dynamodb:Query dynamodb:Scan", TABLES)  # budget: today's spend
+READ_BUCKETS = allow("s3:ListBucket", BUCKETS)  # HeadBucket
+READ_QUEUES = allow("sqs:GetQueueAttributes", QUEUES)
+READ_DATABASE = allow("rds:DescribeDBClusters", DB_CLUSTER)
+READ_CACHE = allow("elasticache:DescribeReplicationGroups", CACHE)
+READ_BUDGET = allow("budgets:ViewBudget", BUDGET)  # DescribeBudget, its notifications
+READ_COST = allow("ce:GetCostAndUsage ce:GetCostForecast", ANY)
+
+# What health reads (status and verify include it).
+READ_HEALTH = union(READ_STACK, READ_FUNCTIONS, READ_ALARMS, READ_TABLES, READ_BUCKETS,
+                    READ_QUEUES, READ_DATABASE, READ_CACHE,
+                    allow("cloudwatch:GetMetricData", ANY),  # the queues' clocks
+                    allow("ssm:GetParameter ssm:GetParameters", PARAMS), READ_OPS)
+
+# The post-deployment checklist's extra reads: bucket security, function roles, logs.
+READ_SECURITY = union(
+    allow("s3:GetBucketPolicy s3:GetBucketAcl s3:GetBucketPublicAccessBlock", BUCKETS),
+    allow("iam:ListRolePolicies iam:GetRolePolicy iam:ListAttachedRolePolicies",
+          FUNCTION_ROLES),
+    allow("iam:GetPolicy iam:GetPolicyVersion", AWS_MANAGED_POLICIES, ACCOUNT_POLICIES),
+    allow("logs:DescribeLogGroups", ANY), DESCRIBE_PARAMS, DECRYPT_PARAMS)
+
+# Idle: what it reads of every kind, and what it changes.
+READ_IDLE = union(
+    READ_OPS, READ_STACK, READ_DATABASE, READ_ALARMS,
+    allow("lambda:ListFunctions lambda:ListEventSourceMappings", ANY),
+    allow("lambda:GetFunctionConcurrency lambda:ListProvisionedConcurrencyConfigs", FUNCTIONS),
+    allow("lambda:GetProvisionedConcurrencyConfig", FUNCTION_QUALIFIERS),
+    allow("lambda:GetEventSourceMapping", EVENT_SOURCE_MAPPINGS),
+    allow("events:ListRules", ANY), allow("events:DescribeRule", RULES),
+    allow("ecs:ListClusters ecs:ListServices", ANY), allow("ecs:DescribeServices", ECS_SERVICES),
+    allow("application-autoscaling:DescribeScalableTargets", ANY),
+    allow("sqs:GetQueueUrl sqs:GetQueueAttributes", QUEUES),
+    allow("cloudwatch:GetMetricData", ANY))
+CHANGE_IDLE = union(
+    WRITE_OPS,
+    allow("lambda:PutFunctionConcurrency lambda:DeleteFunctionConcurrency "
+          "lambda:GetFunctionConfiguration lambda:InvokeFunction", FUNCTIONS),
+    allow("lambda:PutProvisionedConcurrencyConfig lambda:DeleteProvisionedConcurrencyConfig",
+          FUNCTION_QUALIFIERS),
+    allow("lambda:UpdateEventSourceMapping", EVENT_SOURCE_MAPPINGS),
+    allow("events:EnableRule events:DisableRule", RULES),
+    allow("ecs:UpdateService", ECS_SERVICES),
+    allow("application-autoscaling:RegisterScalableTarget", SCALABLE_TARGETS),
+    allow("rds:StopDBCluster rds:StartDBCluster", DB_CLUSTER),
+    allow("cloudwatch:EnableAlarmActions cloudwatch:DisableAlarmActions", ALARMS))
+
+# Smoke: a try-on session through the API, then its traces removed.
+SMOKE = union(
+    READ_STACK, allow("ssm:GetParameter", PARAMS),
+    allow("s3:PutObject s3:GetObject s3:DeleteObject", OBJECTS),
+    allow("sqs:GetQueueAttributes sqs:ReceiveMessage sqs:DeleteMessage", QUEUES),
+    allow("dynamodb:GetItem dynamodb:UpdateItem dynamodb:DeleteItem", TABLES))
+
+# The CDK CLI: it assumes the roles `cdk bootstrap` made and works through them.
+CDK_DIFF = allow("sts:AssumeRole", CDK_LOOKUP_ROLE)  # reads the deployed template
+CDK_DEPLOY = allow("sts:AssumeRole", CDK_DEPLOY_ROLE, CDK_FILE_PUBLISHING_ROLE)
+DEPLOY = union(CDK_DEPLOY, READ_STACK, READ_STACK_EVENTS, READ_OPS,
+               allow("ssm:PutParameter", OPS_PARAMS))
+DESTROY = union(allow("sts:AssumeRole", CDK_DEPLOY_ROLE), READ_STACK, READ_STACK_EVENTS)
+
+# `cdk bootstrap` runs with the caller's own credentials: it creates the CDKToolkit stack
+# (its roles, assets bucket and repository, version parameter) and attaches the scoped
+# execution policy (docs/iam/cfn-execution.json) to the execution role.
+BOOTSTRAP = union(
+    allow("cloudformation:CreateChangeSet cloudformation:DescribeChangeSet "
+          "cloudformation:ExecuteChangeSet cloudformation:DeleteChangeSet "
+          "cloudformation:DescribeStacks cloudformation:DescribeStackEvents "
+          "cloudformation:GetTemplate", CDK_TOOLKIT),
+    allow("iam:CreateRole iam:DeleteRole iam:GetRole iam:TagRole iam:UntagRole "
+          "iam:UpdateAssumeRolePolicy iam:PutRolePolicy iam:DeleteRolePolicy "
+          "iam:GetRolePolicy iam:AttachRolePolicy iam:DetachRolePolicy", CDK_ROLES),
+    allow("iam:GetPolicy", CFN_EXECUTION_POLICY),
+    allow("s3:CreateBucket s3:DeleteBucket s3:GetBucketPolicy s3:PutBucketPolicy "
+          "s3:DeleteBucketPolicy s3:PutEncryptionConfiguration s3:PutBucketVersioning "
+          "s3:PutLifecycleConfiguration s3:PutBucketPublicAccessBlock "
+          "s3:PutBucketOwnershipControls", CDK_ASSETS_BUCKET),
+    allow("ecr:CreateRepository ecr:DeleteRepository ecr:DescribeRepositories "
+          "ecr:SetRepositoryPolicy ecr:PutLifecyclePolicy ecr:PutImageScanningConfiguration "
+          "ecr:PutImageTagMutability ecr:TagResource", CDK_ASSETS_REPOSITORY),
+    allow("ssm:PutParameter ssm:GetParameters ssm:DeleteParameter ssm:AddTagsToResource",
+          CDK_VERSION_PARAM))
+
+# --------------------------------------------------------------------------- commands
+# One set per command that calls AWS (the registry's ``actions=``).
+
+READ_PARAM = union(allow("ssm:GetParameter", PARAMS), DECRYPT_PARAMS)  # params get
+PARAMS_PLAN = union(DESCRIBE_PARAMS, READ_PARAM_TREE, DECRYPT_PARAMS)
+PARAMS_PULL = union(READ_PARAM_TREE, DECRYPT_PARAMS)
+PARAMS_PUSH = union(PARAMS_PLAN, READ_PARAM, WRITE_PARAMS)
+PARAMS_ROLLBACK = union(DESCRIBE_PARAMS, READ_PARAM_HISTORY,
+                        allow("ssm:PutParameter", PARAMS), ENCRYPT_PARAMS)
+PARAMS_RESTORE = union(PARAMS_ROLLBACK, READ_PARAM_TREE, allow("ssm:DeleteParameter", PARAMS))
+HEALTH = READ_HEALTH
+STATUS = union(READ_HEALTH, allow("dynamodb:Query", TABLES))
+VERIFY = union(READ_HEALTH, READ_SECURITY, READ_BUDGET, SMOKE)  # its workflow rows: smoke
+BUDGET_STATUS = union(READ_STACK, READ_LEDGER, READ_BUDGET, allow("ssm:GetParameters", PARAMS))
+IDLE_STATUS = READ_IDLE
+IDLE_DOWN = union(READ_IDLE, CHANGE_IDLE)
+IDLE_UP = union(READ_IDLE, CHANGE_IDLE)
+
+# --------------------------------------------------------------------------- roles
+# Which commands each published policy covers (issue 13); a command not yet in the
+# registry is skipped. `bootstrap` is an administrator's one-off: docs/iam/bootstrap.json.
+
+ROLES: dict[str, tuple[str, ...]] = {
+    "readonly": (
+        "doctor", "health", "status", "verify", "outputs", "diff",
+        "alarms list", "alarms show", "alarms history", "logs tail", "logs search",
+        "logs query", "cost report", "cost forecast", "budget status",
+        "params plan", "params diff", "params list", "params history", "idle status",
+    ),
+    "operator": (
+        "params push", "params apply", "params rollback", "params restore", "params get",
+        "params pull", "idle down", "idle up", "alarms test", "alarms mute",
+        "alarms unmute", "smoke",
+    ),
+    "ci-deploy": ("deploy", "params push", "params apply", "verify", "smoke"),
+    "bootstrap": ("bootstrap",),
+}
+INCLUDES: dict[str, tuple[str, ...]] = {"operator": ("readonly",)}
+
+
+def role_commands(role: str, known: Iterable[str]) -> list[str]:
+    """The commands of a role (with those of the roles it includes) that exist."""
+    present = set(known)
+    wanted = [*ROLES[role], *(c for r in INCLUDES.get(role, ()) for c in ROLES[r])]
+    return sorted({c for c in wanted if c in present})
+
+
+def policy_document(permissions: Iterable[Permission]) -> dict[str, object]:
+    """An IAM policy (Version 2012-10-17): one statement per resource pattern (and
+    condition), resources with the same actions merged; sorted, so it is deterministic."""
+    by_resource: dict[tuple[str, tuple[tuple[str, str, str], ...]], set[str]] = {}
+    for p in permissions:
+        by_resource.setdefault((p.resource, p.condition), set()).add(p.action)
+    merged: dict[tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]], list[str]] = {}
+    for (resource, condition), names in sorted(by_resource.items()):
+        merged.setdefault((tuple(sorted(names)), condition), []).append(resource)
+    statements: list[dict[str, object]] = []
+    for (actions, condition), resources in merged.items():
+        statement: dict[str, object] = {
+            "Sid": "".join(RESOURCE_NAMES[r] for r in resources),
+            "Effect": "Allow",
+            "Action": list(actions),
+            "Resource": resources[0] if len(resources) == 1 else resources,
+        }
+        if condition:
+            clauses: dict[str, dict[str, str]] = {}
+            for operator, key, value in condition:
+                clauses.setdefault(operator, {})[key] = value
+            statement["Condition"] = clauses
+        statements.append(statement)
+    statements.sort(key=lambda s: str(s["Sid"]))
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def instantiate(text: str, *, stage: str, account: str, region: str) -> str:
+    """A generated policy made for one stage: every placeholder replaced."""
+    for placeholder, value in (("${Stage}", stage.upper()), ("${stage}", stage.lower()),
+                               ("${Account}", account), ("${Region}", region)):
+        text = text.replace(placeholder, value)
+    return text
+
+
+# --------------------------------------------------------------------------- bootstrap
+# `cdk bootstrap --cloudformation-execution-policies ARN`: the policy CloudFormation works
+# with when it deploys the stack (instead of the default AdministratorAccess). It allows
+# the services of the resource types the stack synthesizes on its largest stage (PROD: the
+# types of cdk.out/PROD/GarmaxAiStack-PROD.template.json), IAM only on the stack's own
+# roles and policies, the service-linked roles ECS, RDS and ElastiCache create.
+STACK_RESOURCE_SERVICES: dict[str, str] = {
+    "AWS::ApiGateway": "apigateway", "AWS::Budgets": "budgets",
+    "AWS::CloudWatch": "cloudwatch", "AWS::Cognito": "cognito-idp",
+    "AWS::DynamoDB": "dynamodb", "AWS::EC2": "ec2", "AWS::ECS": "ecs",
+    "AWS::ElastiCache": "elasticache", "AWS::Events": "events",
+    "AWS::Lambda": "lambda", "AWS::Logs": "logs", "AWS::RDS": "rds", "AWS::S3": "s3",
+    "AWS::SecretsManager": "secretsmanager", "AWS::SNS": "sns", "AWS::SQS": "sqs",
+}
+STACK_ROLES = _arn("iam", f"role/{contract.STACK_NAME_PREFIX}-*", region=False)
+STACK_POLICIES = _arn("iam", f"policy/{contract.STACK_NAME_PREFIX}-*", region=False)
+
+
+def cfn_execution_policy() -> dict[str, object]:
+    iam = ("iam:CreateRole iam:DeleteRole iam:GetRole iam:UpdateRole iam:TagRole "
+           "iam:UntagRole iam:UpdateAssumeRolePolicy iam:PutRolePolicy iam:GetRolePolicy "
+           "iam:DeleteRolePolicy iam:AttachRolePolicy iam:DetachRolePolicy iam:PassRole")
+    services = sorted(set(STACK_RESOURCE_SERVICES.values()))
+    statements: list[dict[str, object]] = [
+        {"Sid": "StackServices", "Effect": "Allow",
+         "Action": [f"{s}:*" for s in services], "Resource": "*"},
+        {"Sid": "StackRoles", "Effect": "Allow", "Action": sorted(iam.split()),
+         "Resource": [STACK_ROLES]},
+        {"Sid": "StackManagedPolicies", "Effect": "Allow",
+         "Action": ["iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicy",
+                    "iam:DeletePolicyVersion", "iam:GetPolicy", "iam:GetPolicyVersion",
+                    "iam:ListPolicyVersions"],
+         "Resource": [STACK_POLICIES]},
+        {"Sid": "ServiceLinkedRoles", "Effect": "Allow",
+         "Action": ["iam:CreateServiceLinkedRole"], "Resource": "*",
+         "Condition": {"StringLike": {"iam:AWSServiceName": [
+             "ecs.amazonaws.com", "elasticache.amazonaws.com", "rds.amazonaws.com"]}}},
+        {"Sid": "CdkBootstrapVersion", "Effect": "Allow", "Action": ["ssm:GetParameters"],
+         "Resource": [CDK_VERSION_PARAM]},
+    ]
+    return {"Version": "2012-10-17", "Statement": statements}
