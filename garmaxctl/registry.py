@@ -119,8 +119,10 @@ REGISTRY: tuple[Entry, ...] = (
     command("params restore", "Put the whole stage tree back as it was at a time.", "params",
             mutates=True,
             actions=P.PARAMS_RESTORE),
-    command("params export", "An encrypted backup of the stage's parameters.", "params"),
-    command("params import", "Put an export back, like push.", "params", "import_", mutates=True),
+    command("params export", "An encrypted backup of the stage's parameters.", "params",
+            actions=P.PARAMS_EXPORT),
+    command("params import", "Put an export back, like push.", "params", "import_", mutates=True,
+            actions=P.PARAMS_IMPORT),
 
     group("idle", "Scale a stage down while idle and restore it exactly (docs/idle.md)."),
     command("idle down", "Snapshot, then scale the stage down.", "idle", mutates=True,
@@ -144,16 +146,22 @@ REGISTRY: tuple[Entry, ...] = (
     group("alarms", "The stage's CloudWatch alarms: list, show, history, test a "
                     "notification, mute for maintenance."),
     command("alarms list", "State, since, reason and whether actions run (muted, idle).",
-            "alarms", "list_"),
+            "alarms", "list_",
+            actions=P.ALARMS_LIST),
     command("alarms show", "One alarm: condition in words, metrics, last transitions.",
-            "alarms"),
-    command("alarms history", "State changes and action results; --flapping.", "alarms"),
+            "alarms",
+            actions=P.ALARMS_SHOW),
+    command("alarms history", "State changes and action results; --flapping.", "alarms",
+            actions=P.ALARMS_HISTORY),
     command("alarms test", "Set ALARM, prove the notification was accepted, put it back.",
-            "alarms", mutates=True),
+            "alarms", mutates=True,
+            actions=P.ALARMS_TEST),
     command("alarms mute", "Mute actions for a while (an alarm mute rule, 15 days at most).",
-            "alarms", mutates=True),
+            "alarms", mutates=True,
+            actions=P.ALARMS_MUTE),
     command("alarms unmute", "Remove garmaxctl's mute rule of an alarm (or --all).",
-            "alarms", mutates=True),
+            "alarms", mutates=True,
+            actions=P.ALARMS_UNMUTE),
 
     group("cost", "The stage's cost from Cost Explorer: report, forecast ($0.01 a request, "
                   "cached 6 h)."),
@@ -171,19 +179,24 @@ REGISTRY: tuple[Entry, ...] = (
 
     group("logs", "The functions' CloudWatch Logs: tail (Live Tail or polling), query."),
     command("logs tail", "The functions' log lines interleaved by time; --follow until "
-                         "Ctrl-C.", "logs"),
+                         "Ctrl-C.", "logs",
+            actions=P.LOGS_TAIL),
     command("logs query", "Logs Insights: a preset or your own query, with what it scanned "
-                          "and cost.", "logs_query", "query"),
+                          "and cost.", "logs_query", "query",
+            actions=P.LOGS_QUERY),
     command("logs errors", "Errors per function and time bin (the errors preset, counted).",
-            "logs_query", "errors"),
+            "logs_query", "errors",
+            actions=P.LOGS_QUERY),
 
     group("dr", "Disaster recovery: restore the database to a point in time; drill it "
                 "(docs/dr.md)."),
     command("dr restore-db", "Restore the stage's Aurora cluster to a new cluster at a "
                              "time; print the params change.", "dr", "restore_db",
-            mutates=True),
+            mutates=True,
+            actions=P.DR_RESTORE),
     command("dr drill", "DEV/QA: restore to a throw-away cluster, check it, delete it, "
-                        "time it.", "dr", mutates=True),
+                        "time it.", "dr", mutates=True,
+            actions=P.DR_DRILL),
 
     group("local", "Run the LOCAL stage on this machine: the embedded AWS emulator, the "
                    "deployed stack, the local API and workers."),

@@ -21,8 +21,13 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "iam"
 def role_policy(role: str) -> dict[str, object]:
     known = {e.path: e for e in registry.commands()}
     commands = permissions.role_commands(role, known)
+    # A role that includes another is attached beside it (operator = readonly.json +
+    # operator.json: one managed policy holds at most 6,144 characters): only its own.
+    included = {p for r in permissions.INCLUDES.get(role, ())
+                for c in permissions.role_commands(r, known) for p in known[c].actions}
     return permissions.policy_document(
-        permissions.union(*(known[c].actions for c in commands)))
+        [p for p in permissions.union(*(known[c].actions for c in commands))
+         if p not in included])
 
 
 def command_reference() -> str:

@@ -76,6 +76,9 @@ def not_recordable(permission: P.Permission) -> str | None:
         return "Parameter Store calls KMS on the caller's behalf (SecureString)"
     if permission.action == "ssm:AddTagsToResource":
         return "authorised as part of PutParameter with Tags, not a call of its own"
+    if permission.action == "rds:AddTagsToResource":
+        return ("authorised as part of RestoreDBClusterToPointInTime/CreateDBInstance with "
+                "Tags, not a call of its own")
     return NOT_EXERCISED.get((permission.action, permission.resource))
 
 
