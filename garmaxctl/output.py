@@ -221,7 +221,7 @@ class FittedTable:
        and a cell with a word longer than its column goes under its row as
        ``column: value``.
 
-    Only a word longer than the whole width is ever folded."""
+    A word wider than the screen goes whole on a line of its own (:func:`_under`)."""
 
     def __init__(self, table: Table) -> None:
         self.table = table
@@ -242,7 +242,7 @@ class FittedTable:
         kept = [i for i in everything if i not in stacked] or everything
         stacked = [i for i in stacked if i not in kept]
         widths = self._fit(kept, width) or self._squeeze(kept, width)
-        yield from self._stacked(kept, stacked, widths)
+        yield from self._stacked(kept, stacked, widths, width)
 
     # ---------------------------------------------------------------- widths
 
@@ -320,7 +320,8 @@ class FittedTable:
             table.add_row(*row)
         return table
 
-    def _stacked(self, kept: list[int], stacked: list[int], widths: list[int]) -> Iterator[Any]:
+    def _stacked(self, kept: list[int], stacked: list[int], widths: list[int],
+                 width: int) -> Iterator[Any]:
         from rich.padding import Padding
         from rich.table import Table as RichTable
         from rich.text import Text
@@ -351,10 +352,35 @@ class FittedTable:
             grid.add_row(*shown)
             yield grid
             for line in under:
-                yield Padding(line, (0, 0, 0, 6))
+                yield from _under(line, width)
         yield Text("")
         if self.table.caption:
             yield Text(self.table.caption)
+
+
+def _under(line: Any, width: int) -> Iterator[Any]:
+    """A line under a row, indented; a word too long for any line (a queue URL, an S3 URI)
+    on a line of its own, whole: the terminal wraps it softly, so it still copies as one
+    word, where folding would put newlines inside it."""
+    from rich.padding import Padding
+    from rich.text import Text
+
+    indent = 6
+    if _longest_word(line) <= width - indent:
+        yield Padding(line, (0, 0, 0, indent))
+        return
+    words: list[Any] = []
+    for word in line.split(" "):
+        if word.cell_len > width - indent:
+            if words:
+                yield Padding(Text(" ").join(words), (0, 0, 0, indent))
+                words = []
+            word.no_wrap, word.overflow = True, "ignore"
+            yield word
+        else:
+            words.append(word)
+    if words:
+        yield Padding(Text(" ").join(words), (0, 0, 0, indent))
 
 
 def _longest_word(text: Any) -> int:
@@ -395,7 +421,7 @@ def emit(outcome: Outcome, *, exit_code: int = 0,
         return exit_code
     console = stdout_console()
     for table in outcome.tables:
-        console.print(render_table(table))
+        console.print(render_table(table), crop=False)  # a word wider than the screen
     for line in outcome.lines:
         console.print(line, markup=False, highlight=False)
     return exit_code
