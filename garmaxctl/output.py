@@ -15,7 +15,7 @@ import datetime as dt
 import enum
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,12 +37,25 @@ STATUS_STYLE = {
 }
 
 
+# Columns of long text: when a table does not fit the terminal, these leave the row and are
+# shown as indented lines under it (``Table.stacked`` names them explicitly).
+STACKED_COLUMNS = ("detail", "note", "fix", "problem", "message", "reason", "labels")
+
+
 @dataclass
 class Table:
+    """Columns and rows for people. :func:`render_table` lays it out for the terminal's
+    width without breaking a word (:class:`FittedTable`): the whole table when it fits;
+    else the ``stacked`` columns (default: those named in :data:`STACKED_COLUMNS`) as lines
+    under each row; else, in addition, a cell too wide for its narrowed column under its
+    row too, the ``key`` column (the row's name) kept whole (docs/architecture.md)."""
+
     columns: Sequence[str]
     rows: Sequence[Sequence[Any]]
     title: str | None = None
     caption: str | None = None
+    stacked: Sequence[str] | None = None
+    key: str | None = None  # the column that names a row (default: the first)
 
 
 @dataclass
@@ -147,7 +160,19 @@ def stdout_console() -> Any:
     # No colour means no escape code at all (rich's no_color still prints bold/italic).
     return Console(file=sys.stdout, color_system="auto" if color else None,
                    force_terminal=color or None, highlight=False, soft_wrap=False,
-                   width=None if _isatty(sys.stdout) else 200)
+                   width=None if _isatty(sys.stdout) else _piped_width())
+
+
+def table_width() -> int:
+    """The width stdout's tables are laid out for (a command may pick shorter names)."""
+    return int(stdout_console().width)
+
+
+def _piped_width() -> int:
+    """The width tables are laid out for when stdout is not a terminal: ``COLUMNS`` when
+    set (``COLUMNS=80 garmaxctl verify | less``), else 200."""
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) >= 20 else 200
 
 
 def stderr_console() -> Any:
@@ -174,17 +199,205 @@ def _cell(value: Any) -> Any:
     return Text(text, style=style) if style else Text(text)
 
 
-def render_table(table: Table) -> Any:
-    from rich import box
-    from rich.table import Table as RichTable
+def cell_text(value: Any) -> str:
+    """A cell's text as a table shows it (``-`` for none, ``yes``/``no``, redacted)."""
+    return str(_as_text(_cell(value)).plain)
 
-    rich_table = RichTable(title=table.title, caption=table.caption, box=box.SIMPLE_HEAVY,
-                           title_justify="left", caption_justify="left")
-    for column in table.columns:
-        rich_table.add_column(column, overflow="fold")
-    for row in table.rows:
-        rich_table.add_row(*(_cell(v) for v in row))
-    return rich_table
+
+def render_table(table: Table) -> Any:
+    """A renderable of the table that picks its layout at the width it is printed at."""
+    return FittedTable(table)
+
+
+class FittedTable:
+    """``table`` laid out at the console's width with no word broken:
+
+    1. the whole table, when every column can be as wide as its longest word;
+    2. else the stacked columns (``Table.stacked``, default the long-text ones of
+       :data:`STACKED_COLUMNS`) leave the row: indented lines under it, named once under
+       the header;
+    3. else, in addition, the other columns are narrowed (the first, the row's name, last)
+       and a cell with a word longer than its column goes under its row as
+       ``column: value``.
+
+    A word wider than the screen goes whole on a line of its own (:func:`_under`)."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.headers = [_as_text(str(c)) for c in table.columns]
+        self.cells = [[_as_text(_cell(v)) for v in row] for row in table.rows]
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        width = options.max_width
+        everything = list(range(len(self.headers)))
+        widths = self._fit(everything, width)
+        if widths is not None:
+            yield self._whole(widths)
+            return
+        wanted = self.table.stacked
+        if wanted is None:
+            wanted = [c for c in self.table.columns if str(c).lower() in STACKED_COLUMNS]
+        stacked = [i for i, c in enumerate(self.table.columns) if c in wanted]
+        kept = [i for i in everything if i not in stacked] or everything
+        stacked = [i for i in stacked if i not in kept]
+        widths = self._fit(kept, width) or self._squeeze(kept, width)
+        yield from self._stacked(kept, stacked, widths, width)
+
+    # ---------------------------------------------------------------- widths
+
+    def _column(self, index: int) -> list[Any]:
+        return [self.headers[index], *(row[index] for row in self.cells)]
+
+    def _least(self, index: int) -> int:
+        return max(_longest_word(t) for t in self._column(index))
+
+    def _most(self, index: int) -> int:
+        return max(_longest_line(t) for t in self._column(index))
+
+    @staticmethod
+    def _room(columns: list[int], width: int) -> int:
+        return max(len(columns), width - 3 * len(columns) - 1)  # padding and separators
+
+    def _fit(self, columns: list[int], width: int) -> list[int] | None:
+        """Column widths for ``columns``, each at least its longest word; None when that
+        does not fit ``width``."""
+        room = self._room(columns, width)
+        least = [self._least(i) for i in columns]
+        most = [self._most(i) for i in columns]
+        if sum(least) > room:
+            return None
+        if sum(most) <= room:
+            return most
+        spare, wish = room - sum(least), [m - n for m, n in zip(most, least, strict=True)]
+        widths = [n + spare * w // sum(wish) for n, w in zip(least, wish, strict=True)]
+        for i in sorted(range(len(widths)), key=lambda i: -wish[i])[:room - sum(widths)]:
+            widths[i] += 1
+        return widths
+
+    def _squeeze(self, columns: list[int], width: int) -> list[int]:
+        """Widths that fit when not every longest word does. The row's name column
+        (``Table.key``, default the first) keeps its longest word (up to half the room);
+        the other columns with the longest words are narrowed to their header, one at a
+        time, until the rest fits; the room left goes back to the narrowed ones, the
+        last narrowed first. A cell whose word is longer than its column goes under."""
+        room = self._room(columns, width)
+        floor = [_longest_word(self.headers[i]) for i in columns]
+        least = [self._least(i) for i in columns]
+        most = [self._most(i) for i in columns]
+        names = [str(self.table.columns[i]) for i in columns]
+        key = names.index(self.table.key) if self.table.key in names else 0
+        widths = list(least)
+        widths[key] = max(floor[key], min(least[key], room // 2))
+        narrowed: list[int] = []
+        while sum(widths) > room:
+            wide = [j for j in range(len(columns)) if j != key and widths[j] > floor[j]]
+            if not wide:
+                widths[key] = max(1, room - (sum(widths) - widths[key]))
+                break
+            j = max(wide, key=lambda j: widths[j])
+            widths[j] = floor[j]
+            narrowed.append(j)
+        for j in reversed(narrowed):
+            widths[j] += max(0, min(most[j] - widths[j], room - sum(widths)))
+        return widths
+
+    # ---------------------------------------------------------------- layouts
+
+    def _rich(self, columns: list[int], widths: list[int]) -> Any:
+        from rich import box
+        from rich.table import Table as RichTable
+
+        table = RichTable(title=self.table.title, caption=self.table.caption,
+                          box=box.SIMPLE_HEAVY, title_justify="left", caption_justify="left")
+        for i, w in zip(columns, widths, strict=True):
+            table.add_column(self.headers[i], width=w, overflow="fold")
+        return table
+
+    def _whole(self, widths: list[int]) -> Any:
+        table = self._rich(list(range(len(self.headers))), widths)
+        for row in self.cells:
+            table.add_row(*row)
+        return table
+
+    def _stacked(self, kept: list[int], stacked: list[int], widths: list[int],
+                 width: int) -> Iterator[Any]:
+        from rich.padding import Padding
+        from rich.table import Table as RichTable
+        from rich.text import Text
+
+        header = self._rich(kept, widths)
+        header.show_edge = False  # its columns start where the rows' grid columns do
+        header.caption = None
+        yield header
+        if stacked:
+            names = " · ".join(str(self.table.columns[i]) for i in stacked)
+            yield Padding(Text(f"{names} (under each row)", style="dim"), (0, 0, 0, 6))
+        for row in self.cells:
+            under: list[Any] = []
+            shown = []
+            for i, w in zip(kept, widths, strict=True):
+                if _longest_word(row[i]) > w:  # would break: under the row, named
+                    under.append(Text(f"{self.table.columns[i]}: ") + row[i])
+                    shown.append(Text(""))
+                else:
+                    shown.append(row[i])
+            for n, i in enumerate(stacked):
+                if row[i].plain.strip() not in ("", "-"):
+                    under.append(row[i] if n == 0
+                                 else Text(f"{self.table.columns[i]}: ") + row[i])
+            grid = RichTable.grid(padding=(0, 1), pad_edge=True, collapse_padding=False)
+            for w in widths:
+                grid.add_column(width=w + 1, overflow="fold")
+            grid.add_row(*shown)
+            yield grid
+            for line in under:
+                yield from _under(line, width)
+        yield Text("")
+        if self.table.caption:
+            yield Text(self.table.caption)
+
+
+def _under(line: Any, width: int) -> Iterator[Any]:
+    """A line under a row, indented; a word too long for any line (a queue URL, an S3 URI)
+    on a line of its own, whole: the terminal wraps it softly, so it still copies as one
+    word, where folding would put newlines inside it."""
+    from rich.padding import Padding
+    from rich.text import Text
+
+    indent = 6
+    if _longest_word(line) <= width - indent:
+        yield Padding(line, (0, 0, 0, indent))
+        return
+    words: list[Any] = []
+    for word in line.split(" "):
+        if word.cell_len > width - indent:
+            if words:
+                yield Padding(Text(" ").join(words), (0, 0, 0, indent))
+                words = []
+            word.no_wrap, word.overflow = True, "ignore"
+            yield word
+        else:
+            words.append(word)
+    if words:
+        yield Padding(Text(" ").join(words), (0, 0, 0, indent))
+
+
+def _longest_word(text: Any) -> int:
+    from rich.cells import cell_len
+
+    return max((cell_len(w) for w in text.plain.split()), default=1)
+
+
+def _longest_line(text: Any) -> int:
+    from rich.cells import cell_len
+
+    return max((cell_len(line) for line in text.plain.splitlines()), default=1)
+
+
+def _as_text(cell: Any) -> Any:
+    from rich.text import Text
+
+    return cell if isinstance(cell, Text) else Text(str(cell))
 
 
 def _redacted(text: str) -> str:
@@ -207,7 +420,7 @@ def emit(outcome: Outcome, *, exit_code: int = 0,
         return exit_code
     console = stdout_console()
     for table in outcome.tables:
-        console.print(render_table(table))
+        console.print(render_table(table), crop=False)  # a word wider than the screen
     for line in outcome.lines:
         console.print(line, markup=False, highlight=False)
     return exit_code

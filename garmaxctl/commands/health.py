@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import typer
 
 from garmaxctl import output
-from garmaxctl.cli import options
+from garmaxctl.cli import options, until_ctrl_c
 from garmaxctl.result import view
 from garmaxctl.shared.errors import UnhealthyError, UsageError
 
@@ -51,20 +52,50 @@ def health(
     opts = options(ctx)
     if watch is not None and watch <= 0:
         raise UsageError("--watch takes a positive number of seconds")
-    if watch is not None and output.is_json():
-        raise UsageError("--watch is for people: with -o json run `health` once per poll "
-                         "(JSON mode prints exactly one document)")
     if count is not None and watch is None:
         raise UsageError("--count only applies with --watch")
-    runs = 0
-    while True:
-        report = run_health(opts.target.fresh(), timeout=timeout)
-        runs += 1
-        if watch is not None and output.stdout_console().is_terminal:
-            output.stdout_console().clear()
-        outcome = health_outcome(report)
-        if watch is None or (count is not None and runs >= count):
-            return outcome
-        output.show(outcome)
-        output.note(f"next run in {watch:g} s (Ctrl-C to stop)")
-        time.sleep(watch)
+    if watch is None:
+        return health_outcome(run_health(opts.target.fresh(), timeout=timeout))
+    return watch_health(lambda: health_outcome(run_health(opts.target.fresh(),
+                                                          timeout=timeout)),
+                        interval=watch, count=count, sleep=sleep)
+
+
+# The pause between two runs of --watch; tests replace it (they never wait the interval).
+sleep: Callable[[float], None] = time.sleep
+
+
+def watch_health(run: Callable[[], output.Outcome], *, interval: float, count: int | None,
+                 sleep: Callable[[float], None]) -> output.Outcome:
+    """``health --watch``: ``run`` every ``interval`` seconds until Ctrl-C (exit 0) or
+    ``count`` runs (exit as the last run). Under ``-o json`` a stream: one ``report`` line
+    per run (its ``data`` is what ``health -o json`` prints), then the closing line
+    (docs/exit-codes.md, "Followers, watchers and streams")."""
+    stream = output.is_json()
+    if stream:
+        output.begin_stream()
+    runs, last = 0, None
+    with until_ctrl_c():
+        while True:
+            last = run()
+            runs += 1
+            if not stream and output.stdout_console().is_terminal:
+                output.stdout_console().clear()
+            if stream:
+                output.stream_event("report", last.data)
+            if count is not None and runs >= count:
+                if not stream:
+                    return last  # people see the last run like a single `health`
+                return output.Outcome(data=_watch_end(runs, last, "count"),
+                                      failure=last.failure)
+            if not stream:
+                output.show(last)
+                output.note(f"next run in {interval:g} s (Ctrl-C to stop)")
+            sleep(interval)
+    return output.Outcome(data=_watch_end(runs, last, "ctrl-c"))
+
+
+def _watch_end(runs: int, last: output.Outcome | None, stopped_by: str) -> dict[str, Any]:
+    """The closing line's ``data``: how many runs, the last one's status, why it ended."""
+    return {"runs": runs, "last_status": None if last is None else last.data["status"],
+            "stopped_by": stopped_by}

@@ -3,6 +3,7 @@ exactly (the engine is ``garmaxctl.services.idle``; docs/idle.md)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import typer
@@ -30,11 +31,32 @@ def _show(value: Any) -> str:
     return show_value(value)
 
 
+# Below this width the resource column drops the names' common parts (``GarmaxAi-``,
+# ``GarmaxAiStack-{STAGE}-``, ``-{STAGE}``) so that the tables read at 80 columns.
+SHORT_NAMES_BELOW = 120
+
+
+def _namer(stage: str) -> tuple[Any, str | None]:
+    """(name -> name as the table shows it, the caption that says so)."""
+    if output.table_width() >= SHORT_NAMES_BELOW:
+        return (lambda name: name), None
+    prefix = re.compile(rf"^(GarmaxAiStack-{re.escape(stage)}-|GarmaxA[iI]-)")
+    suffix = re.compile(rf"-{re.escape(stage)}$")
+
+    def short(name: str) -> str:
+        return " ".join(suffix.sub("", prefix.sub("", word)) for word in str(name).split())
+
+    return short, (f"names without GarmaxAi-/GarmaxAI-, GarmaxAiStack-{stage}- and "
+                   f"-{stage} (-o json has them whole)")
+
+
 def _render_report(report: Any) -> output.Outcome:
-    rows = [(s.group, s.resource, s.attribute, _show(s.before), _show(s.after), s.status,
-             s.detail) for s in report.steps if s.status != "unchanged" or report.dry_run]
+    short, caption = _namer(report.stage)
+    rows = [(s.group, short(s.resource), s.attribute, _show(s.before), _show(s.after),
+             s.status, s.detail)
+            for s in report.steps if s.status != "unchanged" or report.dry_run]
     tables = [output.Table(columns=("group", "resource", "attribute", "from", "to", "status",
-                                    "detail"), rows=rows,
+                                    "detail"), rows=rows, caption=caption,
                            title=f"idle {report.action} — stage {report.stage}"
                                  + (" (dry run)" if report.dry_run else ""))]
     if report.checks:
@@ -112,13 +134,15 @@ def status(ctx: typer.Context) -> output.Outcome:
     """Live state beside the snapshot, drift, lock holder, time idle, estimated saving."""
     opts = options(ctx)
     result = _engine(opts).status()
-    rows = [(r.group, r.resource, r.attribute, _show(r.recorded) if result.idle else "-",
+    short, caption = _namer(result.stage)
+    rows = [(r.group, short(r.resource), r.attribute, _show(r.recorded) if result.idle else "-",
              _show(r.idle), _show(r.live), "DRIFT" if r.drift else "", r.note)
             for r in result.resources]
     saving = result.saving
     tables = [
         output.Table(columns=("group", "resource", "attribute", "recorded", "idle", "live",
-                              "drift", "note"), rows=rows,
+                              "drift", "note"), rows=rows, caption=caption,
+                     stacked=("note", "drift"),
                      title=f"idle status — stage {result.stage}: "
                            + (result.phase or "not idle")),
         output.Table(columns=("resource", "detail", "$/hour", "$/month"),

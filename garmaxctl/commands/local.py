@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from pathlib import Path
 
 import typer
 
 from garmaxctl import output
-from garmaxctl.cli import GlobalOptions, options
+from garmaxctl.cli import GlobalOptions, options, until_ctrl_c
 from garmaxctl.shared.errors import EmulatorNotRunningError, UsageError
 
 
@@ -83,24 +84,50 @@ def status(ctx: typer.Context) -> output.Outcome:
 def logs(
     ctx: typer.Context,
     lines: int = typer.Option(100, "--lines", "-n", min=0, help="Last N lines (0: all)."),
-    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines."),
-) -> output.Outcome | None:
+    follow: bool = typer.Option(False, "--follow", "-f",
+                                help="Keep printing new lines until Ctrl-C."),
+) -> output.Outcome:
     """The emulator's, gateway's and workers' log (one process, one file)."""
     from garmaxctl.local import supervisor
 
-    opts = options(ctx)
+    options(ctx)
     log_path = supervisor.log_path()
-    content = supervisor.read_log(log_path, lines)
+    end = supervisor.log_size(log_path)  # shown up to here, followed from here
+    content = supervisor.read_log(log_path, lines, end=end)
     if not log_path.exists():
         output.note(f"no log yet at {log_path}: start the emulator with `garmaxctl local up`")
-    outcome = output.Outcome(data={"log_path": str(log_path), "lines": content},
-                             lines=content)
-    if not (follow and opts.output != "json" and log_path.exists()):
-        return outcome
-    output.show(outcome)
-    for chunk in supervisor.follow_log(log_path):
-        typer.echo(chunk, nl=False)
-    return None
+    if not (follow and log_path.exists()):
+        return output.Outcome(data={"log_path": str(log_path), "lines": content},
+                              lines=content)
+    return _follow(log_path, content, end)
+
+
+def _follow(log_path: Path, content: list[str], end: int) -> output.Outcome:
+    """``local logs --follow``: the last lines, then each new one until Ctrl-C (exit 0).
+    Under ``-o json`` a stream: one ``line`` event per log line, then the closing line
+    (docs/exit-codes.md, "Followers, watchers and streams")."""
+    from garmaxctl import redact
+    from garmaxctl.local import supervisor
+
+    stream = output.is_json()
+    if stream:
+        output.begin_stream()
+    shown = 0
+
+    def show(line: str) -> None:
+        nonlocal shown
+        shown += 1
+        if stream:
+            output.stream_event("line", {"line": line})
+        else:
+            typer.echo(redact.redact(line))
+
+    for line in content:
+        show(line)
+    with until_ctrl_c():
+        for line in supervisor.follow_log(log_path, offset=end):
+            show(line)
+    return output.Outcome(data={"log_path": str(log_path), "lines_shown": shown})
 
 
 def reset(ctx: typer.Context) -> output.Outcome:

@@ -39,7 +39,7 @@ def _plan_tables(plan: ParamsPlan) -> list[output.Table]:
             for i in plan.items if i.action != "unchanged"]
     title = f"params plan — stage {plan.stage} ({plan.prefix}) from {plan.source}"
     return [output.Table(columns=("action", "key", "parameter", "type", "current", "new",
-                                  "note"), rows=rows, title=title,
+                                  "note"), rows=rows, title=title, key="key",
                          caption=plan.summary())]
 
 
@@ -84,7 +84,7 @@ def _report_outcome(report: PushReport, plan: ParamsPlan) -> output.Outcome:
     rows = [(r.action, r.key or "-", r.name, r.status, r.version, _detail(r))
             for r in report.results]
     table = output.Table(columns=("action", "key", "parameter", "status", "version",
-                                  "detail"), rows=rows,
+                                  "detail"), rows=rows, key="key",
                          title=f"params — stage {report.stage} from {report.source}")
     written, failed = len(report.written), len(report.failed)
     lines = [f"plan: {plan.summary()}", f"{written} written, {failed} failed"]

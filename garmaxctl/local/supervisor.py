@@ -28,7 +28,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -338,28 +338,55 @@ def last_log_line(log_path: Path) -> str:
     return meaningful[-1].strip()[:300] if meaningful else "no output"
 
 
-def read_log(log_path: Path, lines: int = 100) -> list[str]:
+def log_size(log_path: Path) -> int:
+    """The log's length in bytes now (0 when there is none yet)."""
+    try:
+        return log_path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def read_log(log_path: Path, lines: int = 100, *, end: int | None = None) -> list[str]:
+    """The last ``lines`` lines (0: all) of the log, up to byte ``end`` (default: its end
+    now), so that a follower starting at ``end`` neither repeats nor misses a line."""
     try:
         with open(log_path, "rb") as handle:
             handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - 256 * 1024))
-            text = handle.read().decode(errors="replace")
+            size = handle.tell() if end is None else min(end, handle.tell())
+            start = max(0, size - 256 * 1024)
+            handle.seek(start)
+            text = handle.read(size - start).decode(errors="replace")
     except FileNotFoundError:
         return []
     return text.splitlines()[-lines:] if lines > 0 else text.splitlines()
 
 
-def follow_log(log_path: Path, poll_s: float = 0.5) -> Iterator[str]:
-    """The lines appended to the log from now on (with their newline), for ever."""
+FOLLOW_POLL_S = 0.5
+
+
+def follow_log(log_path: Path, *, offset: int | None = None, poll_s: float = FOLLOW_POLL_S,
+               sleep: Callable[[float], None] = time.sleep,
+               stop: Callable[[], bool] = lambda: False) -> Iterator[str]:
+    """Each complete line appended to the log from byte ``offset`` on (default: its end
+    now), without its newline; a line still being written is held until its newline comes.
+    Polls every ``poll_s`` seconds (through ``sleep``) until ``stop()`` is true — for ever
+    by default: the caller's Ctrl-C ends it."""
     with open(log_path, "rb") as handle:
-        handle.seek(0, os.SEEK_END)
+        if offset is None:
+            handle.seek(0, os.SEEK_END)
+        else:
+            handle.seek(offset)
+        pending = b""
         while True:
             chunk = handle.readline()
-            if chunk:
-                yield chunk.decode(errors="replace")
-            else:
-                time.sleep(poll_s)
+            if chunk.endswith(b"\n"):
+                yield (pending + chunk).rstrip(b"\r\n").decode(errors="replace")
+                pending = b""
+                continue
+            pending += chunk  # end of the file for now, maybe mid-line
+            if stop():
+                return
+            sleep(poll_s)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -157,12 +157,20 @@ def test_paused_function_is_broken_unless_an_idle_snapshot_exists(local, cli) ->
                                                    ReservedConcurrentExecutions=before)
 
 
-def test_health_watch_reruns_and_json_watch_is_refused(local, cli) -> None:
-    result = cli("health", "--watch", "0.1", "--count", "2")
+def test_health_watch_reruns_and_json_watch_is_a_stream(local, cli, monkeypatch) -> None:
+    # --watch under -o json was refused (one document); it is a stream now (issue 12).
+    from garmaxctl.commands import health as health_command
+
+    pauses: list[float] = []
+    monkeypatch.setattr(health_command, "sleep", pauses.append)  # never wait the interval
+    result = cli("health", "--watch", "30", "--count", "2")
     assert result.exit_code == 0
-    assert result.stdout.count("LOCAL: healthy") == 2
-    result, document = cli.json("health", "--watch", "1")
-    assert result.exit_code == 2 and document["error"]["code"] == "usage"
+    assert result.stdout.count("LOCAL: healthy") == 2 and pauses == [30]
+    result = cli("health", "--watch", "30", "--count", "2", "-o", "json")
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [e["event"] for e in events] == ["report", "report", "end"]
+    assert all(e["data"]["status"] == "healthy" for e in events[:2])
+    assert result.exit_code == 0 and events[-1]["exit_code"] == 0
 
 
 # --------------------------------------------------------------------------- verify
