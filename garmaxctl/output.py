@@ -422,8 +422,23 @@ def emit(outcome: Outcome, *, exit_code: int = 0,
     for table in outcome.tables:
         console.print(render_table(table), crop=False)  # a word wider than the screen
     for line in outcome.lines:
-        console.print(line, markup=False, highlight=False)
+        for piece in _wrap(line, console.width):
+            console.print(piece, markup=False, highlight=False, no_wrap=True, crop=False,
+                          overflow="ignore")
     return exit_code
+
+
+def _wrap(line: str, width: int) -> list[str]:
+    """A line wrapped at words to ``width``, its indent kept; a word wider than the screen
+    (a path, an ARN) stays whole on a line of its own for the terminal to wrap softly, as in
+    tables — never folded with a newline inside it."""
+    import textwrap
+
+    if len(line) <= width:
+        return [line]
+    indent = line[:len(line) - len(line.lstrip(" "))]
+    return textwrap.wrap(line, width, initial_indent="", subsequent_indent=indent,
+                         break_long_words=False, break_on_hyphens=False) or [line]
 
 
 def show(outcome: Outcome) -> None:

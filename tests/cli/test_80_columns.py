@@ -163,6 +163,13 @@ CASES = [
     Case("local_smoke", ("smoke",), local=True),
     Case("local_outputs", ("outputs",), local=True),
     Case("local_local_status", ("local", "status"), local=True),
+    Case("local_alarms_list", ("alarms", "list"), local=True),
+    Case("local_alarms_show", ("alarms", "show", "LambdaErrors"), local=True),
+    Case("local_alarms_history", ("alarms", "history", "--since", "1d"), local=True),
+    Case("local_logs_errors", ("logs", "errors", "--since", "1h"), local=True),
+    Case("local_logs_query_slowest", ("logs", "query", "--preset", "slowest", "--since", "1h"),
+         local=True),
+    Case("logs_query_list", ("logs", "query", "--list")),
 ]
 
 

@@ -222,7 +222,9 @@ SECRET_RUNS: dict[str, dict[str, Scenario]] = {
 
 # Every other command: its fail-fast path. The emulator is stopped unless named here.
 FAIL_FAST: dict[str, Scenario] = {
-    "synth": Scenario(("synth",), (1,), no_node=True),  # needs no emulator: no Node.js instead
+    # Needs no emulator: no Node.js instead. --force: a cdk.out left by a LOCAL deploy of
+    # an earlier test (the checkout's) would make it a skip, not a fail-fast path.
+    "synth": Scenario(("synth", "--force"), (1,), no_node=True),
     "destroy": Scenario(("destroy", "--yes"), (1,), emulator="stopped"),
     # A moto server that garmaxctl did not start holds the port: refused at once.
     "local up": Scenario(("local", "up"), (1,), emulator="foreign"),
