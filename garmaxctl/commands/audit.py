@@ -61,13 +61,18 @@ def list_(
                 "run_id", "time", "stage", "command", "outcome", "exit_code", "caller",
                 "seq")}, "remote": "sent" if record.get("seq", 0) <= sent else "pending"})
     rows.sort(key=lambda r: str(r["time"]))
-    table = output.Table(columns=("time (UTC)", "run", "stage", "command", "exit", "remote"),
-                         rows=[(_when(r), r["run_id"], r["stage"], r["command"],
-                                r["exit_code"], r["remote"]) for r in rows],
-                         title=f"audit trail since {svc.iso(start)[:16].replace('T', ' ')}")
-    return output.Outcome(data={"since": start, "records": rows}, tables=[table],
+    return output.Outcome(data={"since": start, "records": rows},
+                          tables=[list_table(rows, svc.iso(start))],
                           lines=[f"{len(rows)} record(s); `garmaxctl audit show RUN` for "
                                  "one in full"])
+
+
+def list_table(rows: list[dict[str, Any]], since: str) -> output.Table:
+    """``audit list``'s table: six short columns, whole at an 80-column terminal."""
+    return output.Table(columns=("time (UTC)", "run", "stage", "command", "exit", "remote"),
+                        rows=[(_when(r), r["run_id"], r["stage"], r["command"],
+                               r["exit_code"], r["remote"]) for r in rows],
+                        title=f"audit trail since {since[:16].replace('T', ' ')}")
 
 
 def show(
@@ -98,8 +103,9 @@ def show(
     pairs += [(f"argument {k}", v) for k, v in (record.get("arguments") or {}).items()]
     pairs += [("changed", c) for c in record.get("changed") or []]
     pairs += [("seq", record.get("seq")), ("remote", remote)]
+    # Lines, not a table: an ARN or a digest is longer than an 80-column cell.
     return output.Outcome(data={**record, "remote": remote},
-                          tables=[output.kv_table(pairs, title=f"audit record {wanted}")])
+                          lines=[f"{k}: {'-' if v is None else v}" for k, v in pairs])
 
 
 def verify(ctx: typer.Context) -> output.Outcome:
