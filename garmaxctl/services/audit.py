@@ -263,7 +263,12 @@ def record_run(facts: RunFacts, target: StageTarget | None) -> WriteReport:
         report.remote = "sent" if sent_seq(facts.stage) >= record["seq"] else "pending"
     except Exception as exc:
         problem = _problem(exc)
-        if problem[0] not in _PENDING_CODES:
+        if sent_seq(facts.stage) >= record["seq"]:
+            report.remote = "sent"
+            report.warnings.append(
+                f"audit record {record['run_id']} sent, but its head was not kept in "
+                f"{contract.audit_head_parameter(facts.stage)}: {problem[1]}")
+        elif problem[0] not in _PENDING_CODES:
             report.warnings.append(
                 f"audit record {record['run_id']} kept locally, not sent to "
                 f"{contract.audit_log_group(facts.stage)}: {problem[1]}")
@@ -303,12 +308,13 @@ def send_pending(target: StageTarget, stage: str, *, batch: int = 500) -> int:
             logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=[
                 {"timestamp": stamp, "message": canonical(r)} for r in chunk])
         last = pending[-1]
+        # Sent: never sent twice, even if the head below fails (it then lags behind).
+        _sent_path(stage).write_text(canonical({"seq": last["seq"], "hash": last["hash"]}))
         head = {"seq": last["seq"], "hash": last["hash"], "run_id": last.get("run_id"),
                 "time": last.get("time")}
         target.client("ssm").put_parameter(
             Name=contract.audit_head_parameter(stage), Value=canonical(head), Type="String",
             Overwrite=True, Description="garmaxctl audit chain head (do not edit)")
-        _sent_path(stage).write_text(canonical({"seq": last["seq"], "hash": last["hash"]}))
         return len(pending)
 
 

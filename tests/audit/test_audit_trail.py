@@ -185,6 +185,36 @@ def test_a_push_is_recorded_pending_then_sent_with_the_head_in_ssm(
     assert error["code"] == "audit_chain_broken" and "truncated" in error["message"]
 
 
+def test_a_refused_send_is_a_warning_and_the_record_stays_pending(cli, write_env,
+                                                                   monkeypatch, dev) -> None:
+    boto3.client("logs", region_name="us-east-1").create_log_group(
+        logGroupName=contract.audit_log_group("DEV"))
+    make_session = AwsTarget._make_session
+
+    def denied(**_: Any) -> Any:
+        from botocore.awsrequest import AWSResponse
+
+        error = {"Error": {"Code": "AccessDeniedException",
+                           "Message": "not authorized to perform: logs:PutLogEvents"}}
+        return AWSResponse("https://logs", 400, {}, None), error
+
+    def refusing(self: AwsTarget) -> Any:
+        session = make_session(self)
+        session.events.register("before-call.logs.PutLogEvents", denied)
+        return session
+
+    monkeypatch.setattr(AwsTarget, "_make_session", refusing)
+    write_env(GOOD_ENV)
+    result = cli("-s", "dev", "-o", "json", "params", "push")
+    document = json.loads(result.stdout)
+    assert result.exit_code == 0 and document["ok"] is True  # the push stands
+    (warning,) = document["warnings"]
+    assert "kept locally, not sent" in warning and "AccessDeniedException" in warning
+    assert "warning: audit record" in result.stderr
+    (record,) = chain("DEV")
+    assert record["outcome"] == "ok" and audit.sent_seq("DEV") == 0
+
+
 def test_the_cdk_cli_gets_the_run_in_its_user_agent_app_id(cli, write_env, monkeypatch,
                                                            project, dev) -> None:
     seen = project / "app-id.txt"
