@@ -142,8 +142,9 @@ def audit(exit_code: int, outcome: str, contribution: output.Audit | None) -> No
     the exit code."""
     current = run.current()
     entry = registry.find(current.command) if current.invoked else None
-    if entry is None or not entry.mutates:
+    if entry is None or not entry.mutates or current.audited:
         return
+    current.audited = True  # a broken pipe while rendering comes back here: one record
     opts = current.options
     try:
         from garmaxctl.services import audit as service

@@ -22,6 +22,7 @@ class Run:
     started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     command: str = ""  # "params push": the words of the resolved command
     invoked: bool = False  # the command's function was called (parsing succeeded)
+    audited: bool = False  # its audit record was written (once, even if rendering fails)
     params: dict[str, Any] = field(default_factory=dict)  # its parsed options/arguments
     options: Any = None  # the run's garmaxctl.cli.GlobalOptions
 

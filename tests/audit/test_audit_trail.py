@@ -215,6 +215,21 @@ def test_a_refused_send_is_a_warning_and_the_record_stays_pending(cli, write_env
     assert record["outcome"] == "ok" and audit.sent_seq("DEV") == 0
 
 
+def test_a_run_whose_rendering_fails_is_recorded_once(cli, write_env, monkeypatch,
+                                                      dev) -> None:
+    from garmaxctl import output
+
+    def broken_pipe(*_: Any, **__: Any) -> int:
+        raise BrokenPipeError
+
+    monkeypatch.setattr(output, "emit", broken_pipe)
+    write_env(GOOD_ENV)
+    result = cli("-s", "dev", "params", "push")  # written, then stdout is gone
+    assert result.exit_code == 1
+    (record,) = chain("DEV")
+    assert (record["outcome"], record["exit_code"]) == ("ok", 0)  # what the push did
+
+
 def test_the_cdk_cli_gets_the_run_in_its_user_agent_app_id(cli, write_env, monkeypatch,
                                                            project, dev) -> None:
     seen = project / "app-id.txt"
