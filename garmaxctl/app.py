@@ -22,7 +22,7 @@ from typing import Any
 import typer
 from typer._click import exceptions as click_exceptions
 
-from garmaxctl import __version__, output
+from garmaxctl import __version__, output, registry, run
 from garmaxctl.cli import GarmaxGroup, GlobalOptions
 from garmaxctl.shared.errors import ExitCode, GarmaxError
 
@@ -97,6 +97,7 @@ class RootGroup(GarmaxGroup):
         argv = list(sys.argv[1:] if args is None else args)
         argv = hoist_global_options(argv)
         output.reset()
+        run.begin()
         # Each run starts quiet; --verbose turns it on. Only garmaxctl.redact turns it on:
         # a process that never imported it (with logging) has nothing to turn off.
         if (redact := sys.modules.get("garmaxctl.redact")) is not None:
@@ -123,21 +124,60 @@ def finish(result: Any) -> int:
     """Render a command's result; its exit code follows from its ``failure`` (if any)."""
     if isinstance(result, output.Outcome):
         if result.failure is None:
+            audit(ExitCode.OK, "ok", result.audit)
             return output.emit(result, exit_code=ExitCode.OK)
         exit_code, code, message, _ = classify(result.failure)
+        audit(exit_code, code, result.audit)
         return output.emit(result, exit_code=exit_code,
                            error={"code": code, "message": _redact(message)})
-    return result if isinstance(result, int) and not isinstance(result, bool) else 0
+    status = result if isinstance(result, int) and not isinstance(result, bool) else 0
+    audit(status, "ok" if status == 0 else "failed", None)
+    return status
+
+
+def audit(exit_code: int, outcome: str, contribution: output.Audit | None) -> None:
+    """The audit hook: a command marked ``mutates`` in the registry that ran (its options
+    parsed) gets one record, whatever its outcome (docs/security.md, "Audit trail"). A
+    failure to write it is a warning (stderr and the JSON ``warnings``): it never changes
+    the exit code."""
+    current = run.current()
+    entry = registry.find(current.command) if current.invoked else None
+    if entry is None or not entry.mutates or current.audited:
+        return
+    current.audited = True  # a broken pipe while rendering comes back here: one record
+    opts = current.options
+    try:
+        from garmaxctl.services import audit as service
+
+        facts = service.RunFacts(
+            run_id=current.run_id, started=current.started,
+            stage=str(opts.stage.value), command=current.command, params=current.params,
+            options={"profile": opts.profile, "region": opts.region,
+                     "endpoint_url": opts.endpoint_url, "yes": opts.yes},
+            exit_code=int(exit_code), outcome=outcome,
+            changed=list(contribution.changed) if contribution else [],
+            plan=output.to_jsonable(contribution.plan) if contribution else None,
+            caller=opts.known_caller())
+        report = service.record_run(facts, opts.reached_target)
+        for warning in report.warnings:
+            output.document_warning(_redact(warning))
+    except Exception as exc:  # the change stands; its record is what failed
+        output.document_warning(_redact(
+            f"the audit record of run {current.run_id} was not written: "
+            f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:300]))
 
 
 def handle_exception(exc: BaseException) -> int:
     """Map any exception to (exit code, symbolic code, one-line message) and render it."""
     verbose = output.options().verbose
     if isinstance(exc, SystemExit):
-        return int(exc.code or 0) if not isinstance(exc.code, str) else ExitCode.FAILURE
+        status = int(exc.code or 0) if not isinstance(exc.code, str) else ExitCode.FAILURE
+        audit(status, "ok" if status == 0 else "failed", None)
+        return status
     if isinstance(exc, click_exceptions.NoArgsIsHelpError):
         return ExitCode.USAGE  # the help is already on screen
     exit_code, code, message, data = classify(exc)
+    audit(exit_code, code, None)
     # --verbose: the traceback of a bug, or of the AWS/OS error behind a GarmaxError.
     expected = isinstance(exc, GarmaxError) and exc.__cause__ is None
     if verbose and not expected and exit_code not in (ExitCode.USAGE, ExitCode.INTERRUPTED):

@@ -14,14 +14,13 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from garmaxctl import __version__, redact
+from garmaxctl import redact, run
 from garmaxctl.shared.errors import AccountMismatchError, AwsError, CredentialsError, GarmaxError
 from garmaxctl.shared.stages import StageConfig
 
 LOCAL_ACCESS_KEY = "testing"
 LOCAL_SECRET_KEY = "testing"
 DEFAULT_LOCAL_PORT = 4566
-USER_AGENT = f"garmaxctl/{__version__}"
 MAX_ATTEMPTS = 10
 
 # ``--verbose``'s wire log: one line per request and per response — the operation, the
@@ -110,7 +109,9 @@ def client_config(**overrides: Any) -> Any:
 
     settings: dict[str, Any] = {
         "retries": {"mode": "adaptive", "max_attempts": MAX_ATTEMPTS},
-        "user_agent_extra": USER_AGENT,
+        # garmaxctl/<version> cmd/<name> run/<id>: CloudTrail joins the call to the run's
+        # audit record (docs/security.md, "Audit trail").
+        "user_agent_extra": run.user_agent(),
         "connect_timeout": 5,
         "read_timeout": 60,
     }
@@ -128,6 +129,8 @@ class AwsTarget:
     endpoint_url: str | None = None
     command: str = ""  # the command path this run serves ("params push"); "" outside one
     warnings: list[str] = field(default_factory=list)
+    # The caller's identity once a call of this run asked for it (the audit record's ARN).
+    identity: dict[str, str] | None = field(default=None, repr=False)
     _session: Any = field(default=None, repr=False)
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -200,8 +203,9 @@ class AwsTarget:
 
     def caller_identity(self) -> dict[str, str]:
         identity = self.client("sts").get_caller_identity()
-        return {"account": identity["Account"], "arn": identity["Arn"],
-                "user_id": identity["UserId"]}
+        self.identity = {"account": identity["Account"], "arn": identity["Arn"],
+                         "user_id": identity["UserId"]}
+        return dict(self.identity)
 
     def check_account(self) -> dict[str, str]:
         """Refuse credentials for another account than the stage's (exit 1)."""
@@ -224,6 +228,8 @@ class AwsTarget:
             for name in [k for k in env if k.startswith("AWS_ENDPOINT_URL")]:
                 del env[name]
         env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = str(self.region)
+        # The AWS SDK for JavaScript (the CDK CLI) adds ``app/<this>`` to its user agent.
+        env["AWS_SDK_UA_APP_ID"] = run.app_id()
         if self.is_local:
             env.pop("AWS_PROFILE", None)
             env.pop("AWS_SESSION_TOKEN", None)

@@ -28,7 +28,7 @@ from typer import _click as click  # Typer 0.29 vendors Click
 from typer import core as typer_core
 from typer.core import TyperCommand, TyperGroup
 
-from garmaxctl import output, registry
+from garmaxctl import output, registry, run
 from garmaxctl.shared.errors import ConfirmationDeclined, ConfirmationRequired
 
 if TYPE_CHECKING:
@@ -86,6 +86,26 @@ class GlobalOptions:
 
             self._target = StageTarget(self.aws)
         return self._target
+
+    @property
+    def reached_target(self) -> StageTarget | None:
+        """The stage target if this run built it and reached the stage, else None."""
+        target = self._target
+        return target if target is not None and target.connected else None
+
+    def known_caller(self) -> str | None:
+        """The caller's ARN if this run already asked for it; on LOCAL, the emulator's
+        identity when the run reached the emulator (a local call). Never a new AWS call
+        on a real stage (the audit record's ``caller``)."""
+        if self._aws is None:
+            return None
+        if self._aws.identity is None and self._aws.is_local \
+                and self.reached_target is not None:
+            try:
+                self._aws.caller_identity()
+            except Exception:  # the emulator went away: the record says null
+                return None
+        return (self._aws.identity or {}).get("arn")
 
     def env(self) -> EnvFile:
         """The ``.env`` file, parsed once; its secrets are registered for redaction."""
@@ -215,6 +235,15 @@ class Command(TyperCommand):
             import_rich_utils()
         super().format_help(ctx, formatter)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        # The command runs: from here its end is audited (if it mutates) with what it was
+        # given; a command line that did not parse ran nothing and is not recorded.
+        current = run.current()
+        current.invoked = True
+        current.params = dict(ctx.params)
+        current.options = ctx.find_root().obj
+        return super().invoke(ctx)
+
 
 # --------------------------------------------------------------------------- the tree
 
@@ -277,6 +306,7 @@ class GarmaxGroup(TyperGroup):
         if command is not None:
             words = [*ctx.command_path.split()[1:], command.name or name or ""]
             output.configure(command=" ".join(words))
+            run.current().command = " ".join(words)
         return name, command, rest
 
     def invoke(self, ctx: click.Context) -> Any:

@@ -70,6 +70,17 @@ class Outcome:
     lines: list[str] = field(default_factory=list)  # printed after the tables (stdout)
     failure: Any = None  # a garmaxctl.shared.errors.GarmaxError, or None for success
     reveal: bool = False  # the user asked for secrets on stdout (--decrypt): not redacted
+    audit: Audit | None = None  # a mutating command's contribution to its audit record
+
+
+@dataclass
+class Audit:
+    """What a mutating command tells the audit trail (docs/security.md, "Audit trail"):
+    ``changed``, a short list of what it changed ("params: JWT_SECRET v3"), and ``plan``,
+    the plan it carried out, of which the record keeps only a sha256 digest."""
+
+    changed: list[str] = field(default_factory=list)
+    plan: Any = None
 
 
 @dataclass
@@ -80,6 +91,7 @@ class OutputOptions:
     stage: str | None = None
     verbose: bool = False
     streaming: bool = False  # a stream began: every JSON document from here is one line
+    warnings: list[str] = field(default_factory=list)  # the document's top-level warnings
 
 
 _options = OutputOptions()
@@ -139,6 +151,8 @@ def envelope(data: Any, *, exit_code: int, error: dict[str, str] | None = None,
     }
     if error is not None:
         document["error"] = error
+    if _options.warnings:
+        document["warnings"] = list(_options.warnings)
     return document
 
 
@@ -492,6 +506,13 @@ def note(message: str, *, style: str | None = None) -> None:
 
 def warn(message: str) -> None:
     note(f"warning: {message}", style="yellow")
+
+
+def document_warning(message: str) -> None:
+    """A warning on stderr that the JSON document also carries, in its top-level
+    ``warnings`` list (present only when there is one; docs/exit-codes.md)."""
+    warn(message)
+    _options.warnings.append(message)
 
 
 def kv_table(pairs: Iterable[tuple[str, Any]], title: str | None = None) -> Table:

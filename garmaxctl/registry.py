@@ -198,6 +198,14 @@ REGISTRY: tuple[Entry, ...] = (
                         "time it.", "dr", mutates=True,
             actions=P.DR_DRILL),
 
+    group("audit", "The audit trail of every command that changed a stage: list, show, "
+                   "verify the chain (docs/security.md)."),
+    command("audit list", "Who changed what, when: one row per run of a mutating command.",
+            "audit", "list_"),
+    command("audit show", "One audit record in full (secrets never recorded).", "audit"),
+    command("audit verify", "Check the hash chain and the head kept in SSM; exit 1 if "
+                            "broken.", "audit"),
+
     group("local", "Run the LOCAL stage on this machine: the embedded AWS emulator, the "
                    "deployed stack, the local API and workers."),
     command("local up", "Start the emulator, deploy LOCAL, serve the API; Ctrl-C stops all.",

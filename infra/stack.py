@@ -11,11 +11,13 @@ from dataclasses import dataclass
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 import garmaxctl
 from garmaxctl.shared import contract
 from garmaxctl.shared.stages import StageConfig
+from infra.components import pin_logical_id, removal_policy, retention_days
 from infra.components.api import Api, UserAuth
 from infra.components.data import Cache, Database, SmplService, Tables
 from infra.components.events import EventBus
@@ -255,6 +257,14 @@ class GarmaxAiStack(cdk.Stack):
             dlqs={q: w.dlq for q, w in queues.items()},
             daily_budget_usd=config.budgets.daily_usd if features.budgets else None,
         )
+
+        # garmaxctl's audit trail of changes to this stage (docs/security.md, "Audit
+        # trail"): the CLI writes one event per mutating run; the stage's log retention.
+        audit_log = logs.LogGroup(
+            self, "AuditLog", log_group_name=contract.audit_log_group(stage),
+            retention=retention_days(config.log_retention_days),
+            removal_policy=removal_policy(retain))
+        pin_logical_id(audit_log, "AuditLog")
 
         # ------------------------------------------------------------------ outputs
         outputs: dict[contract.OutputKey, str] = {

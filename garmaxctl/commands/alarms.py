@@ -183,8 +183,9 @@ def test_outcome(result: Any) -> output.Outcome:
     failure = None if result.proved else OperationError(
         f"alarm {result.short}: notification not proved: {result.problem}",
         code="notification_unproved")
+    changed = [f"{result.short}: set to ALARM, then back to {result.state_after or '?'}"]
     return output.Outcome(data=result, tables=[output.kv_table(rows, title="alarm test")],
-                          lines=lines, failure=failure)
+                          lines=lines, failure=failure, audit=output.Audit(changed=changed))
 
 
 # ----------------------------------------------------------------------------- mute
@@ -230,9 +231,12 @@ def mute_outcome(r: Any) -> output.Outcome:
         columns: tuple[str, ...] = ("alarm", "muted until (UTC)")
         lines = [f"reason: {r.reason}", "mute rules: garmaxctl-mute-<alarm full name>; "
                  "the alarms still change state; `garmaxctl alarms unmute` ends it sooner"]
+        changed = [f"muted {m.short} until {_when(m.expires)}" for m in r.alarms]
     else:
         rows = [(m.short, "removed" if m.removed else "was not muted") for m in r.alarms]
         columns = ("alarm", "mute rule")
         lines = []
+        changed = [f"unmuted {m.short}" for m in r.alarms if m.removed]
     return output.Outcome(data=r, lines=lines + _notes(r.notes), tables=[output.Table(
-        columns=columns, rows=rows, title=f"alarms {r.action} — stage {r.stage}")])
+        columns=columns, rows=rows, title=f"alarms {r.action} — stage {r.stage}")],
+        audit=output.Audit(changed=changed))

@@ -87,7 +87,9 @@ def bootstrap(ctx: typer.Context) -> output.Outcome:
         project.progress = line
         result = cdk.bootstrap(project)
     state = "bootstrapped" if result["changed"] else "already bootstrapped (no changes)"
-    return output.Outcome(data=result, lines=[f"{result['environment']}: {state}"])
+    changed = [f"CDK toolkit in {result['environment']}"] if result["changed"] else []
+    return output.Outcome(data=result, lines=[f"{result['environment']}: {state}"],
+                          audit=output.Audit(changed=changed))
 
 
 def deploy(
@@ -128,7 +130,9 @@ def deploy(
     return output.Outcome(
         data=result, tables=[output.Table(columns=("output", "value"), rows=rows,
                                           title=f"{result.stack} ({result.status})")],
-        lines=[f"{result.stack}: {verdict}; outputs merged into {result.outputs_file}"])
+        lines=[f"{result.stack}: {verdict}; outputs merged into {result.outputs_file}"],
+        audit=output.Audit(changed=[f"{result.stack}: {result.status}"] if result.changed
+                           else [], plan=result.marker))
 
 
 def _refuse_while_idle(opts: GlobalOptions, force: bool) -> None:
@@ -161,7 +165,9 @@ def destroy(ctx: typer.Context) -> output.Outcome:
     with progress as line:
         project.progress = line
         result = cdk.destroy(project)
-    return output.Outcome(data=result, lines=[result["detail"]])
+    changed = [f"{result['stack']}: deleted"] if result.get("destroyed") else []
+    return output.Outcome(data=result, lines=[result["detail"]],
+                          audit=output.Audit(changed=changed))
 
 
 def outputs(

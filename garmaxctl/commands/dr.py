@@ -123,7 +123,9 @@ def restore_db(
         lines.append(f"--env-out: {env_out} is not written in a dry run")
     lines.append(f"dry run: nothing was sent; {result.cluster} would be created"
                  if result.dry_run else f"{result.cluster} is available")
-    return output.Outcome(data=result, tables=tables, lines=lines)
+    changed = [] if result.dry_run else [f"created cluster {result.cluster}"]
+    return output.Outcome(data=result, tables=tables, lines=lines,
+                          audit=output.Audit(changed=changed))
 
 
 def drill(ctx: typer.Context, timeout: str = TIMEOUT) -> output.Outcome:
@@ -155,4 +157,7 @@ def drill(ctx: typer.Context, timeout: str = TIMEOUT) -> output.Outcome:
         failure = OperationError(f"drill failed: {report.error}", code="drill_failed")
     lines.append("drill passed; throw-away cluster deleted" if report.ok else
                  f"drill failed: {report.error}")
-    return output.Outcome(data=report, tables=[table], lines=lines, failure=failure)
+    changed = [f"created and deleted {report.cluster}"] + [
+        f"left behind: {x}" for x in report.left_behind]
+    return output.Outcome(data=report, tables=[table], lines=lines, failure=failure,
+                          audit=output.Audit(changed=changed))

@@ -90,9 +90,12 @@ def _render_report(report: Any) -> output.Outcome:
     lines.append(summary or report.outcome)
     data = output.to_jsonable(report)
     data["checks"] = view(report.checks, ("name", "status", "detail"))
+    changed = [f"{s.resource} {s.attribute}: {s.before} -> {s.after}"
+               for s in report.steps if s.status == "done"]
     return output.Outcome(
         data=data, tables=tables, lines=lines,
-        failure=PartialFailureError(summary or "failed") if failed else None)
+        failure=PartialFailureError(summary or "failed") if failed else None,
+        audit=output.Audit(changed=changed))
 
 
 def down(ctx: typer.Context, dry_run: bool = DRY_RUN,

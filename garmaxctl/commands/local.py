@@ -140,4 +140,5 @@ def reset(ctx: typer.Context) -> output.Outcome:
         result = workflow.reset(opts.aws, line)
     detail = "wiped and redeployed" if result["redeployed"] else "every resource wiped"
     return output.Outcome(data=result,
-                          lines=[f"emulator at {result['endpoint_url']} {detail}"])
+                          lines=[f"emulator at {result['endpoint_url']} {detail}"],
+                          audit=output.Audit(changed=[f"emulator {detail}"]))

@@ -99,7 +99,10 @@ def _report_outcome(report: PushReport, plan: ParamsPlan) -> output.Outcome:
         failure = PartialFailureError(message)
     data = {"report": report, "written": [r.key or r.name for r in report.written],
             "failed": [r.key or r.name for r in report.failed], "counts": plan.counts}
-    return output.Outcome(data=data, tables=[table], lines=lines, failure=failure)
+    changed = [f"{r.action} {r.key or r.name}" + (f" v{r.version}" if r.version else "")
+               for r in report.written]
+    return output.Outcome(data=data, tables=[table], lines=lines, failure=failure,
+                          audit=output.Audit(changed=changed, plan=_plan_data(plan)))
 
 
 def _detail(result: WriteResult) -> str | None:

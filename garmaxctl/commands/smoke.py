@@ -46,4 +46,6 @@ def smoke(
         tables=[output.Table(columns=("step", "status", "time", "detail"), rows=rows,
                              title=f"smoke — stage {result.stage} (caller {result.user})")],
         lines=lines,
-        failure=None if result.ok else OperationError(message, code="smoke_failed"))
+        failure=None if result.ok else OperationError(message, code="smoke_failed"),
+        audit=output.Audit(changed=["smoke session and render created, then cleaned up"]
+                           + [f"left behind: {x}" for x in result.left_behind]))

@@ -130,6 +130,11 @@ def api_access_log_group(stage: str) -> str:
     return f"/aws/apigateway/GarmaxAi-{stage}"
 
 
+def audit_log_group(stage: str) -> str:
+    """The stage's audit trail in CloudWatch Logs (created by the stack; docs/security.md)."""
+    return f"/garmaxai/{stage}/audit"
+
+
 def event_bus_name(stage: str) -> str:
     return f"GarmaxAi-Tryon-{stage}"
 
@@ -292,6 +297,12 @@ def ops_prefix(stage: str) -> str:
     return f"{PARAMS_ROOT}/ops/{stage}/"
 
 
+def audit_head_parameter(stage: str) -> str:
+    """The head of the stage's audit chain (the last record sent), so that deleting the
+    last local records is detected (``garmaxctl audit verify``)."""
+    return ops_prefix(stage) + AUDIT_HEAD_PARAM
+
+
 # Parameter Store's value size per tier, in bytes (AWS; moto enforces neither: we do).
 STANDARD_TIER_LIMIT = 4096
 ADVANCED_TIER_LIMIT = 8192
@@ -410,6 +421,7 @@ IDLE_SNAPSHOT_PARAM = "idle/snapshot"  # JSON: {"schema", "stage", "phase", "cre
 IDLE_LOCK_PARAM = "idle/lock"
 IDLE_ARCHIVE_PREFIX = "idle/archive/"
 ALARM_MUTES_PREFIX = "alarms/mutes/"
+AUDIT_HEAD_PARAM = "audit/head"  # JSON: {"seq", "hash", "run_id", "time"} of the last sent
 
 # The daily budgets the runtime's breaker reads (``stages.Budgets`` field -> parameter path
 # below the stage's prefix; pushed from .env, the stage's defaults where unset).

@@ -83,6 +83,11 @@ class StageTarget:
                 local.require_running(str(self.aws.endpoint_url))
             self._connected = True
 
+    @property
+    def connected(self) -> bool:
+        """Whether this run reached the stage (:meth:`connect` succeeded)."""
+        return self._connected
+
     def client(self, service: str, **config: Any) -> Any:
         """A client of the stage's AWS (cached per run), after :meth:`connect`."""
         self.connect()

@@ -234,6 +234,10 @@ FAIL_FAST: dict[str, Scenario] = {
     # LOCAL has no database: refused (exit 2, no_database) before any AWS call.
     "dr restore-db": Scenario(("dr", "restore-db", "--latest"), (2,), emulator="stopped"),
     "dr drill": Scenario(("dr", "drill"), (2,), emulator="stopped"),
+    # The audit trail is read from local files: no emulator needed (the head: not checked).
+    "audit list": Scenario(("audit", "list"), (0,), emulator="stopped"),
+    "audit show": Scenario(("audit", "show", "0123abcd"), (2,), emulator="stopped"),
+    "audit verify": Scenario(("audit", "verify"), (0,), emulator="stopped"),
 }
 
 

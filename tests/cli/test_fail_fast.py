@@ -30,6 +30,9 @@ NO_EMULATOR = {
               "node, npm, cdk --version",
     "dr restore-db": "LOCAL has no database: refused (exit 2) before any AWS call",
     "dr drill": "LOCAL has no database: refused (exit 2) before any AWS call",
+    "audit list": "reads the local audit files",
+    "audit show": "reads the local audit files",
+    "audit verify": "checks the local chains; the head in SSM is 'not checked' (below)",
 }
 ARGS = {
     "params get": ["FRONTEND_URL"],
@@ -46,6 +49,7 @@ ARGS = {
     "alarms mute": ["--all", "--for", "2h", "--reason", "maintenance"],
     "alarms unmute": ["--all"],
     "logs query": ["--preset", "errors"],
+    "audit show": ["0123abcd"],
 }
 NEEDS_EMULATOR = [e.path for e in registry.commands()
                   if e.path not in NO_EMULATOR and not e.hidden]
@@ -76,3 +80,11 @@ def test_doctor_reports_a_stopped_emulator_with_the_fix(cli, write_env, monkeypa
     document = json.loads(result.stdout)
     (row,) = [c for c in document["data"]["checks"] if c["name"] == "emulator"]
     assert row["status"] == "fail" and "garmaxctl local up" in row["fix"]
+
+
+def test_audit_verify_checks_the_local_chain_without_the_emulator(cli, monkeypatch) -> None:
+    monkeypatch.setenv("GARMAX_LOCAL_PORT", str(free_port()))
+    started = time.perf_counter()
+    result = cli("-o", "json", "audit", "verify")
+    assert result.exit_code == 0, result.stdout
+    assert time.perf_counter() - started < LIMIT_S

@@ -363,6 +363,7 @@ CASES = [
     Case("dr_restore_db_local_no_database", ("dr", "restore-db", "--latest")),
     Case("logs_query_list", ("logs", "query", "--list")),
     Case("logs_query_without_preset", ("logs", "query")),
+    Case("audit_verify_no_records", ("audit", "verify")),
 ]
 
 

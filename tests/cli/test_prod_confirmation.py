@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from garmaxctl import registry
+from garmaxctl.shared import contract
 from tests.cli.test_golden_documents import FAKE_CDK, _script
 from tests.params.conftest import VALUES, WALKER_EXPORT, WALKER_IDENTITY, env_text
 
@@ -47,11 +48,17 @@ def prod_world(monkeypatch, project, write_env) -> list[str]:
     monkeypatch.setenv("GARMAX_PROJECT_DIR", str(root))
     calls: list[str] = []
     make_session = AwsTarget._make_session
+    # The audit trail's own writes (its log group, its head in SSM) record the refusal:
+    # they are not the command's change.
+    audit = {contract.audit_log_group("PROD"), contract.audit_head_parameter("PROD")}
+
+    def record(model: Any, params: dict, **_: Any) -> None:
+        if not {params.get("logGroupName"), params.get("Name")} & audit:
+            calls.append(model.name)
 
     def recording(self: AwsTarget) -> Any:
         session = make_session(self)
-        session.events.register("before-call",
-                                lambda model, **_: calls.append(model.name))
+        session.events.register("before-parameter-build", record)
         return session
 
     monkeypatch.setattr(AwsTarget, "_make_session", recording)

@@ -42,6 +42,15 @@ def rds() -> Any:
     return boto3.client("rds", region_name=REGION)
 
 
+def _audit_write(params: dict[str, Any]) -> bool:
+    """A call of the audit trail (its log group, its head in SSM: docs/security.md)."""
+    from garmaxctl.shared import contract
+
+    stages = ("LOCAL", "DEV", "QA", "PROD")
+    return params.get("logGroupName") in {contract.audit_log_group(s) for s in stages} \
+        or params.get("Name") in {contract.audit_head_parameter(s) for s in stages}
+
+
 class Recorder:
     """Every AWS request garmaxctl makes, with its parameters; optional fault and status
     injection (``fail``: operation -> error code; ``stuck``: identifier prefixes whose
@@ -60,7 +69,8 @@ class Recorder:
         return [name for name, _ in self.calls]
 
     def mutating(self) -> list[str]:
-        return [n for n in self.names() if not n.startswith(READS)]
+        """The writes of the command itself (not those of its audit record)."""
+        return [n for n, p in self.calls if not n.startswith(READS) and not _audit_write(p)]
 
     def params(self, operation: str) -> dict[str, Any]:
         (found,) = [p for n, p in self.calls if n == operation]

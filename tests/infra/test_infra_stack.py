@@ -145,6 +145,15 @@ def test_each_function_logs_to_its_own_log_group_with_the_stage_retention(synth)
         assert group["Properties"]["RetentionInDays"] == EXPECTED_RETENTION[synth.stage]
 
 
+def test_the_stack_creates_the_stage_audit_log_group_with_its_retention(synth):
+    group = synth.resources["AuditLog"]  # pinned: the audit trail must not be replaced
+    assert group["Type"] == "AWS::Logs::LogGroup"
+    assert group["Properties"]["LogGroupName"] == contract.audit_log_group(synth.stage.value)
+    assert group["Properties"]["RetentionInDays"] == EXPECTED_RETENTION[synth.stage]
+    expected = "Retain" if STAGES[synth.stage].retain_data else "Delete"
+    assert group["DeletionPolicy"] == expected
+
+
 def test_xray_tracing_follows_the_feature_flag(synth):
     xray = STAGES[synth.stage].features.xray
     for props in _functions(synth).values():
