@@ -109,6 +109,10 @@ CDK_ASSETS_REPOSITORY = _arn("ecr", f"repository/cdk-{CDK_QUALIFIER}-container-a
                                     f"{ACCOUNT}-{REGION}")
 CDK_VERSION_PARAM = _arn("ssm", f"parameter/cdk-bootstrap/{CDK_QUALIFIER}/version")
 CFN_EXECUTION_POLICY = _arn("iam", "policy/GarmaxAiCfnExecution", region=False)
+# The audit trail: the stage's log group (its streams) and the chain's head in SSM.
+AUDIT_LOG_GROUP = _arn("logs", "log-group:" + contract.audit_log_group(STAGE))
+AUDIT_LOG_STREAMS = AUDIT_LOG_GROUP + ":*"
+AUDIT_HEAD = _arn("ssm", "parameter" + contract.audit_head_parameter(STAGE))
 # The mute rules `alarms mute` keeps, one per alarm: garmaxctl-mute-GarmaxAI-{Name}-{STAGE}.
 MUTE_RULES = _arn("cloudwatch", "alarm-mute-rule:garmaxctl-mute-"
                   + contract.alarm_name("*", STAGE))
@@ -147,7 +151,8 @@ RESOURCE_NAMES: dict[str, str] = {
     CDK_TOOLKIT: "CdkToolkitStack", CDK_ROLES: "CdkBootstrapRoles",
     CDK_ASSETS_BUCKET: "CdkAssetsBucket", CDK_ASSETS_REPOSITORY: "CdkAssetsRepository",
     CDK_VERSION_PARAM: "CdkBootstrapVersion", CFN_EXECUTION_POLICY: "CfnExecutionPolicy",
-    MUTE_RULES: "AlarmMuteRules", LOG_GROUP_STREAMS: "FunctionLogStreams",
+    AUDIT_LOG_GROUP: "AuditLogGroup", AUDIT_LOG_STREAMS: "AuditLogStreams",
+    AUDIT_HEAD: "AuditHead", MUTE_RULES: "AlarmMuteRules", LOG_GROUP_STREAMS: "FunctionLogStreams",
     API_LOG_GROUP_STREAMS: "ApiLogStreams", DB_CLUSTERS: "DatabaseClusters",
     DB_INSTANCES: "DatabaseInstances", DB_SUBNET_GROUPS: "DatabaseSubnetGroups",
     DB_CLUSTER_PARAMETER_GROUPS: "DatabaseClusterParameterGroups",
@@ -312,6 +317,12 @@ STATUS = union(READ_HEALTH, allow("dynamodb:Query", TABLES))
 VERIFY = union(READ_HEALTH, READ_SECURITY, READ_BUDGET, SMOKE)  # its workflow rows: smoke
 BUDGET_STATUS = union(READ_STACK, READ_LEDGER, READ_BUDGET, allow("ssm:GetParameters", PARAMS))
 IDLE_STATUS = READ_IDLE
+# Every mutating command appends its audit record (docs/security.md): to the stage's
+# log group, and moves the chain's head in SSM; `audit verify` reads the head.
+AUDIT_TRAIL = union(allow("logs:CreateLogStream logs:PutLogEvents", AUDIT_LOG_GROUP,
+                          AUDIT_LOG_STREAMS),
+                    allow("ssm:PutParameter", AUDIT_HEAD))
+AUDIT_VERIFY = allow("ssm:GetParameter", AUDIT_HEAD)
 PARAMS_EXPORT = PARAMS_PLAN  # every parameter, decrypted (its metadata from Describe)
 PARAMS_IMPORT = union(PARAMS_PUSH, allow("ssm:DeleteParameter", PARAMS))  # --prune
 
@@ -367,7 +378,7 @@ ROLES: dict[str, tuple[str, ...]] = {
     "readonly": (
         "doctor", "health", "status", "verify", "outputs", "diff",
         "alarms list", "alarms show", "alarms history", "logs tail", "logs query",
-        "logs errors", "cost report", "cost forecast", "budget status",
+        "logs errors", "audit list", "audit show", "audit verify", "cost report", "cost forecast", "budget status",
         "params plan", "params diff", "params list", "params history", "idle status",
     ),
     "operator": (

@@ -68,7 +68,9 @@ def command(path: str, help: str, module: str, function: str | None = None, *,
             actions: tuple[P.Permission, ...] = ()) -> Entry:
     return Entry(path=path, help=help, module=module,
                  function=function or path.split()[-1], mutates=mutates, hidden=hidden,
-                 alias=alias, actions=P.union(actions))
+                 alias=alias,
+                 # A mutating command also writes its audit record (docs/security.md).
+                 actions=P.union(actions, P.AUDIT_TRAIL if mutates else ()))
 
 
 REGISTRY: tuple[Entry, ...] = (
@@ -204,7 +206,7 @@ REGISTRY: tuple[Entry, ...] = (
             "audit", "list_"),
     command("audit show", "One audit record in full (secrets never recorded).", "audit"),
     command("audit verify", "Check the hash chain and the head kept in SSM; exit 1 if "
-                            "broken.", "audit"),
+                            "broken.", "audit", actions=P.AUDIT_VERIFY),
 
     group("local", "Run the LOCAL stage on this machine: the embedded AWS emulator, the "
                    "deployed stack, the local API and workers."),
