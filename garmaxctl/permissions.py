@@ -378,7 +378,8 @@ ROLES: dict[str, tuple[str, ...]] = {
     "readonly": (
         "doctor", "health", "status", "verify", "outputs", "diff",
         "alarms list", "alarms show", "alarms history", "logs tail", "logs query",
-        "logs errors", "audit list", "audit show", "audit verify", "cost report", "cost forecast", "budget status",
+        "logs errors", "audit list", "audit show", "audit verify", "cost report",
+        "cost forecast", "budget status",
         "params plan", "params diff", "params list", "params history", "idle status",
     ),
     "operator": (
