@@ -220,6 +220,8 @@ def root(
     if mode not in ("table", "json"):
         raise typer.BadParameter(f"{output_mode!r} is not one of table, json",
                                  param_hint="'--output'")
+    if endpoint_url is not None:
+        check_endpoint_url(endpoint_url)
     output.configure(mode=mode, color=not no_color)
     options = GlobalOptions.create(stage=stage, profile=profile, region=region,
                                    endpoint_url=endpoint_url, output=mode, yes=yes,
@@ -230,6 +232,22 @@ def root(
         from garmaxctl import redact
 
         redact.enable_verbose_logging()
+
+
+def check_endpoint_url(url: str) -> None:
+    """``--endpoint-url`` must be an http(s) URL with a host (and a valid port): botocore
+    would otherwise fail with a ValueError deep inside the first client it makes."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        _ = parts.port  # a ValueError for a port out of range or not a number
+    except ValueError:
+        valid = False
+    if not valid:
+        raise typer.BadParameter(f"{url!r} is not an http(s) URL (e.g. http://localhost:4566)",
+                                 param_hint="'--endpoint-url'")
 
 
 def main() -> None:

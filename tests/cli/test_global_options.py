@@ -52,6 +52,23 @@ def test_bad_output_mode_is_usage_error(cli) -> None:
     assert "yaml" in result.stderr
 
 
+@pytest.mark.parametrize("url", ["not a url", "http://", "ftp://x", "http://[::1",
+                                 "http://localhost:99999", ""])
+def test_a_malformed_endpoint_url_is_a_usage_error(cli, url) -> None:
+    # Found by tests/fuzz: botocore raised ValueError("Invalid endpoint") from the first
+    # client, which became an internal error (exit 1) instead of a usage error (exit 2).
+    for stage in ("LOCAL", "PROD"):
+        result, document = cli.json("-s", stage, "--endpoint-url", url, "outputs")
+        assert result.exit_code == 2, document
+        assert document["error"]["code"] == "usage"
+        assert "--endpoint-url" in document["error"]["message"]
+
+
+def test_a_good_endpoint_url_is_accepted(cli) -> None:
+    result, document = cli.json("--endpoint-url", "http://localhost:4566", "config", "show")
+    assert result.exit_code == 0, document
+
+
 def test_default_output_is_table_without_tty(cli) -> None:
     result = cli("config", "show")
     assert result.exit_code == 0
