@@ -172,11 +172,29 @@ def classify(exc: BaseException) -> tuple[int, str, str, Any]:
         return translated.exit_code, translated.code, translated.one_line(), None
     if isinstance(exc, BrokenPipeError):
         return ExitCode.FAILURE, "broken_pipe", "output closed early", None
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return _file_error(exc)
     name = type(exc).__name__
     detail = _redact(" ".join(str(exc).split()))[:300]  # redacted before it is cut
     return (ExitCode.FAILURE, "internal_error",
             f"unexpected error: {name}: {detail} (rerun with --verbose for a traceback, and "
             "report it)", None)
+
+
+# A path that cannot name a file (too long, a missing folder, a folder where a file is
+# expected): the input must change. Anything else (permissions, a full disk) failed.
+_BAD_PATH_ERRNOS = {"ENAMETOOLONG", "ENOENT", "ENOTDIR", "EISDIR", "EINVAL", "ELOOP"}
+
+
+def _file_error(exc: OSError) -> tuple[int, str, str, Any]:
+    import errno
+
+    name = str(exc.filename)
+    shown = name if len(name) <= 120 else name[:60] + "…" + name[-40:]
+    reason = exc.strerror or type(exc).__name__
+    bad_path = errno.errorcode.get(exc.errno or 0) in _BAD_PATH_ERRNOS
+    return (ExitCode.USAGE if bad_path else ExitCode.FAILURE, "file_error",
+            _redact(f"cannot use {shown}: {reason}"), None)
 
 
 def _version_callback(value: bool) -> None:

@@ -126,3 +126,27 @@ def test_hoisting_stops_at_double_dash() -> None:
 def test_hoisting_keeps_command_options_in_place() -> None:
     assert hoist_global_options(["local", "logs", "-n", "5", "-v"]) == \
         ["-v", "local", "logs", "-n", "5"]
+
+
+@pytest.mark.parametrize("name, exit_code", [("x" * 5000, 2)])
+def test_an_unusable_path_is_a_file_error_not_an_internal_error(cli, name, exit_code) -> None:
+    # Found by tests/fuzz: `params pull --out <a 5,000-character name>` raised OSError
+    # (ENAMETOOLONG) from Path.exists() before any AWS call: an internal error.
+    result, document = cli.json("params", "pull", "--out", name)
+    assert result.exit_code == exit_code, document
+    assert document["error"]["code"] == "file_error"
+    assert len(document["error"]["message"]) < 300
+    assert "Traceback" not in result.stderr
+
+
+def test_file_errors_say_which_path_and_whether_the_input_must_change() -> None:
+    import errno
+
+    from garmaxctl.app import classify
+
+    missing = FileNotFoundError(errno.ENOENT, "No such file or directory", "no/dir/x.json")
+    assert classify(missing)[:3] == (2, "file_error",
+                                     "cannot use no/dir/x.json: No such file or directory")
+    denied = PermissionError(errno.EACCES, "Permission denied", "/etc/shadow")
+    assert classify(denied)[:2] == (1, "file_error")
+    assert classify(OSError("no file named"))[1] == "internal_error"
