@@ -110,7 +110,8 @@ def test_a_faulted_push_writes_each_parameter_wholly_or_not_at_all(
 
 
 @family_settings("params faults")
-@given(plan=rollback_faults, key=st.sampled_from(["FRONTEND_URL", "JWT_SECRET", "DAILY_BUDGET_USD"]))
+@given(plan=rollback_faults,
+       key=st.sampled_from(["FRONTEND_URL", "JWT_SECRET", "DAILY_BUDGET_USD"]))
 def test_a_faulted_rollback_leaves_the_old_value_or_the_rolled_back_one(
         stage: pytest.MonkeyPatch, instant_retries: None, tmp_path_factory: Any,  # noqa: F811
         plan: dict[int, str], key: str) -> None:
