@@ -97,13 +97,16 @@ class FaultPlan:
     their kind; record every call and what was injected."""
 
     at: dict[int, str] = field(default_factory=dict)
+    # True: answer a faulted call in ``before-call`` (no retries), for services a test
+    # fake answers there too (tests/alarms' mute rules): the fault must come first.
+    short_circuit: bool = False
     calls: list[str] = field(default_factory=list)
     injected: list[tuple[int, str, str]] = field(default_factory=list)  # (n, op, kind)
     attempts: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     local: threading.local = field(default_factory=threading.local)
 
-    def before_call(self, model: Any, **_: Any) -> None:
+    def before_call(self, model: Any, **_: Any) -> Any:
         with self.lock:
             self.calls.append(model.name)
             number = len(self.calls)
@@ -111,6 +114,20 @@ class FaultPlan:
             if kind is not None:
                 self.injected.append((number, model.name, kind))
         self.local.fault = (kind, model.name) if kind else None
+        if kind is None or not self.short_circuit:
+            return None
+        from botocore.awsrequest import AWSResponse
+        from botocore.exceptions import ReadTimeoutError
+
+        self.local.fault = None
+        if kind == "timeout":
+            raise ReadTimeoutError(endpoint_url="https://fault.invalid/")
+        answer = _answer(kind, "json", model.name)
+        body = json.loads(b"".join(answer.raw.stream()))
+        status = answer.status_code
+        parsed = {"Error": {"Code": body["__type"], "Message": body["message"]},
+                  "ResponseMetadata": {"HTTPStatusCode": status}}
+        return AWSResponse("https://fault.invalid/", status, {}, None), parsed
 
     def before_send(self, request: Any, event_name: str, **_: Any) -> Any:
         from botocore.exceptions import ReadTimeoutError
@@ -130,12 +147,12 @@ class FaultPlan:
     def attach(self, client: Any) -> Any:
         protocol = client.meta.service_model.protocol
 
-        def before_call(**kwargs: Any) -> None:
-            self.before_call(**kwargs)
+        def before_call(**kwargs: Any) -> Any:
             self.local.protocol = protocol
+            return self.before_call(**kwargs)
 
         client._fault_hooks = before_call  # kept alive with the client
-        client.meta.events.register("before-call", before_call)
+        client.meta.events.register_first("before-call", before_call)
         client.meta.events.register_first("before-send", self.before_send)
         return client
 
