@@ -20,8 +20,8 @@ LONG = os.environ.get("GARMAX_FUZZ") == "1"
 
 # family -> (bounded, long)
 EXAMPLES: dict[str, tuple[int, int]] = {
-    "argv": (60, 1000),
-    "env": (20, 300),
+    "argv": (60, 2000),
+    "env": (20, 500),
     "idle faults": (6, 200),
     "params faults": (8, 60),
     "other faults": (8, 60),
@@ -38,6 +38,9 @@ def family_settings(family: str) -> Any:
     return settings(settings.default, max_examples=examples(family))
 
 
+STANDARD = ("examples", "tracebacks", "lost_writes", "inexact_restores", "findings")
+
+
 @dataclass
 class Tally:
     """Examples run and what went wrong, per family (a finding also fails its test)."""
@@ -47,15 +50,17 @@ class Tally:
 
     def add(self, family: str, **figures: int) -> None:
         with self.lock:
-            counter = self.counts.setdefault(family, Counter())
+            counter = self.counts.setdefault(family, Counter(dict.fromkeys(STANDARD, 0)))
             counter.update(figures)
 
     def lines(self) -> list[str]:
+        """One line per family: the standard figures first, then the family's own."""
         out = []
         for family, counter in sorted(self.counts.items()):
             parts = [f"{counter['examples']} examples"]
-            parts += [f"{name} {counter[name]}" for name in sorted(counter)
-                      if name != "examples"]
+            parts += [f"{name.replace('_', ' ')} {counter[name]}" for name in STANDARD[1:]]
+            parts += [f"{name.replace('_', ' ')} {counter[name]}" for name in sorted(counter)
+                      if name not in STANDARD]
             out.append(f"fuzz {family}: " + ", ".join(parts))
         return out
 

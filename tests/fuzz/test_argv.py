@@ -25,8 +25,10 @@ from tests.fuzz.sandbox import Example, run_example
 @given(example=argv.examples())
 def test_any_argv_keeps_the_cli_contract(fuzz_base: Path, example: Example) -> None:
     verdict = run_example(fuzz_base, example)
-    TALLY.add("argv", examples=1, tracebacks=int(any("traceback" in f
-                                                     for f in verdict.findings)),
+    TALLY.add("argv", examples=1,
+              tracebacks=int(any("traceback" in f for f in verdict.findings)),
+              stray_writes=sum(f.startswith(("wrote", "removed")) for f in verdict.findings),
+              hangs=sum("still running" in f for f in verdict.findings),
               findings=len(verdict.findings))
     assert not verdict.findings, (example.argv[:12], verdict.findings, verdict.exit_code,
                                   verdict.stdout[-2000:], verdict.stderr[-2000:])

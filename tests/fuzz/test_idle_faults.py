@@ -147,6 +147,7 @@ def test_a_fault_anywhere_in_idle_loses_nothing_and_the_next_run_finishes(
                 {k: (before.get(k), v) for k, v in dev.observe().items() if before.get(k) != v}))
         snapshot_left = dev.parameter(snapshot_param("DEV"))
     TALLY.add("idle faults", examples=1, faults_injected=injected,
+              tracebacks=sum("traceback" in f for f in run.findings),
               inexact_restores=int(inexact), findings=len(run.findings))
     assert snapshot_left is None, "the snapshot was not archived after up"
     assert not run.findings, run.findings

@@ -51,6 +51,8 @@ def _run(cli: Run, monkeypatch: pytest.MonkeyPatch, plan: FaultPlan,
     with monkeypatch.context() as mp:
         inject(mp, plan)
         result = cli("-o", "json", "-s", "dev", *args)
+    if "Traceback" in result.stderr:
+        TALLY.add("params faults", tracebacks=1)
     assert "Traceback" not in result.stderr, result.stderr
     return int(result.exit_code), json.loads(result.stdout)
 
