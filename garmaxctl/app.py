@@ -73,19 +73,21 @@ def takes_short_value(token: str) -> bool:
 
 
 def _prescan(args: Sequence[str], flag_names: tuple[str, ...]) -> str | None:
-    """Read a global option's value before Click parses (for errors during parsing)."""
+    """Read a global option's value before Click parses (for errors during parsing): the
+    last one given, as Click takes it."""
     items = list(args)
+    found = None
     for i, token in enumerate(items):
         if token == "--":
             break
         for name in flag_names:
             if token == name and i + 1 < len(items):
-                return items[i + 1]
-            if token.startswith(name + "=") and name.startswith("--"):
-                return token.split("=", 1)[1]
-            if len(name) == 2 and token.startswith(name) and len(token) > 2:
-                return token[2:]
-    return None
+                found = items[i + 1]
+            elif token.startswith(name + "=") and name.startswith("--"):
+                found = token.split("=", 1)[1]
+            elif len(name) == 2 and token.startswith(name) and len(token) > 2:
+                found = token[2:]
+    return found
 
 
 class RootGroup(GarmaxGroup):

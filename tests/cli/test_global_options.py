@@ -150,3 +150,15 @@ def test_file_errors_say_which_path_and_whether_the_input_must_change() -> None:
     denied = PermissionError(errno.EACCES, "Permission denied", "/etc/shadow")
     assert classify(denied)[:2] == (1, "file_error")
     assert classify(OSError("no file named"))[1] == "internal_error"
+
+
+def test_the_last_output_option_wins_for_errors_too(cli) -> None:
+    # Found by tests/fuzz: `-o table ... -o json` with a usage error printed the error as a
+    # table (the first -o) although Click, and every successful run, take the last one.
+    import json
+
+    result = cli("-o", "table", "logs", "tail", "--yes=no", "-o", "json")
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["error"]["code"] == "usage"
+    result = cli("-o", "json", "config", "show", "--bogus", "--output=table")
+    assert result.exit_code == 2 and result.stdout == ""
