@@ -98,6 +98,7 @@ class RootGroup(GarmaxGroup):
              windows_expand_args: bool = True, **extra: Any) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
         argv = hoist_global_options(argv)
+        _never_fail_to_print()
         output.reset()
         # Each run starts quiet; --verbose turns it on. Only garmaxctl.redact turns it on:
         # a process that never imported it (with logging) has nothing to turn off.
@@ -119,6 +120,19 @@ class RootGroup(GarmaxGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _never_fail_to_print() -> None:
+    """A byte of argv that is not UTF-8 reaches Python as a surrogate (``\\udcff``), which a
+    strict stdout (a UTF-8 locale's default) cannot encode: printing a path the user typed
+    must not fail the run. Unencodable characters are written as backslash escapes."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # pragma: no cover - a stream that cannot
+                pass
 
 
 def finish(result: Any) -> int:

@@ -162,3 +162,21 @@ def test_the_last_output_option_wins_for_errors_too(cli) -> None:
     assert json.loads(result.stdout)["error"]["code"] == "usage"
     result = cli("-o", "json", "config", "show", "--bogus", "--output=table")
     assert result.exit_code == 2 and result.stdout == ""
+
+
+def test_a_non_utf8_argument_is_printed_not_an_internal_error(tmp_path) -> None:
+    # Found by tests/fuzz: `--env-file $'\xff'` (a byte that is not UTF-8, which Python
+    # hands over as a surrogate) crashed printing the path under a strict stdout (a UTF-8
+    # locale's default): UnicodeEncodeError, an internal error.
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict", "GARMAX_LOCAL_PORT": "1"}
+    done = subprocess.run([sys.executable, "-m", "garmaxctl", "config", "validate",
+                           "--env-file", os.fsdecode(b"missing-\xff.env")], cwd=tmp_path,
+                          env=env, capture_output=True, check=False)
+    assert done.returncode == 2, done.stderr
+    output = (done.stdout + done.stderr).decode("utf-8", "replace")
+    assert "unexpected error" not in output
+    assert "missing-\\udcff.env" in output
