@@ -13,6 +13,7 @@ here: ``garmaxctl --help`` loads no command module, boto3, pydantic, moto nor aw
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -129,10 +130,8 @@ def _never_fail_to_print() -> None:
     for stream in (sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
-            try:
+            with contextlib.suppress(ValueError, OSError):  # a stream that cannot: as is
                 reconfigure(errors="backslashreplace")
-            except (ValueError, OSError):  # pragma: no cover - a stream that cannot
-                pass
 
 
 def finish(result: Any) -> int:
