@@ -98,7 +98,7 @@ def test_any_env_file_keeps_the_cli_contract(fuzz_base: Path, env: EnvDraw,
     if CANARY in verdict.stdout + verdict.stderr:
         findings.append("a secret of the .env was printed")
     TALLY.add("env", examples=1, megabyte_lines=int(len(env.data) > MEGABYTE),
-              tracebacks=int(any("traceback" in f for f in findings)),
+              tracebacks=sum(f == "traceback printed" for f in findings),
               stray_writes=int(any(f.startswith(("wrote", "removed")) for f in findings)),
               findings=len(findings))
     assert not findings, (argv, env.data[:300], findings, verdict.exit_code,
