@@ -149,7 +149,8 @@ def test_a_fault_anywhere_in_idle_loses_nothing_and_the_next_run_finishes(
             run.findings.append("inexact restore: " + str(
                 {k: (before.get(k), v) for k, v in dev.observe().items() if before.get(k) != v}))
         snapshot_left = dev.parameter(snapshot_param("DEV"))
-    TALLY.add("idle faults", examples=1, faults_injected=injected,
+    TALLY.add("idle faults", examples=1, faults_injected=injected, runs_with_a_fault=int(
+              injected > 0),
               tracebacks=sum(f.endswith(": traceback") for f in run.findings),
               inexact_restores=int(inexact), findings=len(run.findings))
     assert snapshot_left is None, "the snapshot was not archived after up"

@@ -52,6 +52,7 @@ def _run(cwd: Path, monkeypatch: pytest.MonkeyPatch, plan: FaultPlan,
 
 def _tally(plan: FaultPlan, findings: list[str], document: dict | None = None) -> None:
     TALLY.add("other faults", examples=1, faults_injected=len(plan.injected),
+              runs_with_a_fault=int(bool(plan.injected)),
               tracebacks=int("traceback" in findings),
               findings=len(findings))
 

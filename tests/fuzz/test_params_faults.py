@@ -107,6 +107,7 @@ def test_a_faulted_push_writes_each_parameter_wholly_or_not_at_all(
     if any(after.get(p) != v for p, v in untouched.items()):
         findings.append("a parameter outside the .env changed")
     TALLY.add("params faults", examples=1, faults_injected=len(faults.injected),
+              runs_with_a_fault=int(bool(faults.injected)),
               lost_writes=lost, findings=len(findings))
     assert not findings, (findings, faults.injected, document)
 
@@ -138,5 +139,6 @@ def test_a_faulted_rollback_leaves_the_old_value_or_the_rolled_back_one(
         lost += 1
         findings.append(f"the report says written={written}, the store holds {value!r}")
     TALLY.add("params faults", examples=1, faults_injected=len(faults.injected),
+              runs_with_a_fault=int(bool(faults.injected)),
               lost_writes=lost, findings=len(findings))
     assert not findings, (findings, faults.injected, document)
