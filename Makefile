@@ -22,11 +22,12 @@ PACKAGES ?=
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,19,20,21
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: setup demo test lint bench iam lock lock-upgrade clean help
+.PHONY: setup demo test fuzz lint bench iam lock lock-upgrade clean help
 
 help:
 	@echo "make demo   set up, start the LOCAL emulator, run the main job end to end, stop"
 	@echo "make test   set up, run the whole test suite"
+	@echo "make fuzz   the long fuzzing and fault-injection run (tests/fuzz), with its figures"
 	@echo "make lint   ruff + mypy + import contracts (lint-imports)"
 	@echo "make bench  benchmarks (figures and ratios)"
 	@echo "make iam    regenerate the IAM policies in docs/iam/ from the command registry"
@@ -66,6 +67,16 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# The long run of tests/fuzz (GARMAX_FUZZ=1: hypothesis profile "fuzz"; `make test` runs the
+# same tests bounded). Prints one line of figures per family; .garmax/fuzz-figures.json too.
+fuzz: setup
+	@mkdir -p .garmax
+	@start=$$(date +%s); \
+	GARMAX_FUZZ=1 GARMAX_FUZZ_FIGURES=.garmax/fuzz-figures.json \
+		$(BIN)/python -m pytest tests/fuzz -m fuzz -q -p no:cacheprovider; status=$$?; \
+	echo "fuzz: $$(( $$(date +%s) - start )) s on $$(nproc) cores ($$(uname -m), Python $$($(BIN)/python -c 'import platform; print(platform.python_version())'))"; \
+	exit $$status
 
 lint: setup
 	$(BIN)/ruff check garmaxctl runtime infra tests benchmarks

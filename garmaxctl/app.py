@@ -13,6 +13,7 @@ here: ``garmaxctl --help`` loads no command module, boto3, pydantic, moto nor aw
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -73,19 +74,21 @@ def takes_short_value(token: str) -> bool:
 
 
 def _prescan(args: Sequence[str], flag_names: tuple[str, ...]) -> str | None:
-    """Read a global option's value before Click parses (for errors during parsing)."""
+    """Read a global option's value before Click parses (for errors during parsing): the
+    last one given, as Click takes it."""
     items = list(args)
+    found = None
     for i, token in enumerate(items):
         if token == "--":
             break
         for name in flag_names:
             if token == name and i + 1 < len(items):
-                return items[i + 1]
-            if token.startswith(name + "=") and name.startswith("--"):
-                return token.split("=", 1)[1]
-            if len(name) == 2 and token.startswith(name) and len(token) > 2:
-                return token[2:]
-    return None
+                found = items[i + 1]
+            elif token.startswith(name + "=") and name.startswith("--"):
+                found = token.split("=", 1)[1]
+            elif len(name) == 2 and token.startswith(name) and len(token) > 2:
+                found = token[2:]
+    return found
 
 
 class RootGroup(GarmaxGroup):
@@ -96,6 +99,7 @@ class RootGroup(GarmaxGroup):
              windows_expand_args: bool = True, **extra: Any) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
         argv = hoist_global_options(argv)
+        _never_fail_to_print()
         output.reset()
         run.begin()
         # Each run starts quiet; --verbose turns it on. Only garmaxctl.redact turns it on:
@@ -118,6 +122,17 @@ class RootGroup(GarmaxGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _never_fail_to_print() -> None:
+    """A byte of argv that is not UTF-8 reaches Python as a surrogate (``\\udcff``), which a
+    strict stdout (a UTF-8 locale's default) cannot encode: printing a path the user typed
+    must not fail the run. Unencodable characters are written as backslash escapes."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):  # a stream that cannot: as is
+                reconfigure(errors="backslashreplace")
 
 
 def finish(result: Any) -> int:
@@ -212,11 +227,29 @@ def classify(exc: BaseException) -> tuple[int, str, str, Any]:
         return translated.exit_code, translated.code, translated.one_line(), None
     if isinstance(exc, BrokenPipeError):
         return ExitCode.FAILURE, "broken_pipe", "output closed early", None
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return _file_error(exc)
     name = type(exc).__name__
     detail = _redact(" ".join(str(exc).split()))[:300]  # redacted before it is cut
     return (ExitCode.FAILURE, "internal_error",
             f"unexpected error: {name}: {detail} (rerun with --verbose for a traceback, and "
             "report it)", None)
+
+
+# A path that cannot name a file (too long, a missing folder, a folder where a file is
+# expected): the input must change. Anything else (permissions, a full disk) failed.
+_BAD_PATH_ERRNOS = {"ENAMETOOLONG", "ENOENT", "ENOTDIR", "EISDIR", "EINVAL", "ELOOP"}
+
+
+def _file_error(exc: OSError) -> tuple[int, str, str, Any]:
+    import errno
+
+    name = str(exc.filename)
+    shown = name if len(name) <= 120 else name[:60] + "…" + name[-40:]
+    reason = exc.strerror or type(exc).__name__
+    bad_path = errno.errorcode.get(exc.errno or 0) in _BAD_PATH_ERRNOS
+    return (ExitCode.USAGE if bad_path else ExitCode.FAILURE, "file_error",
+            _redact(f"cannot use {shown}: {reason}"), None)
 
 
 def _version_callback(value: bool) -> None:
@@ -260,6 +293,8 @@ def root(
     if mode not in ("table", "json"):
         raise typer.BadParameter(f"{output_mode!r} is not one of table, json",
                                  param_hint="'--output'")
+    if endpoint_url is not None:
+        check_endpoint_url(endpoint_url)
     output.configure(mode=mode, color=not no_color)
     options = GlobalOptions.create(stage=stage, profile=profile, region=region,
                                    endpoint_url=endpoint_url, output=mode, yes=yes,
@@ -270,6 +305,22 @@ def root(
         from garmaxctl import redact
 
         redact.enable_verbose_logging()
+
+
+def check_endpoint_url(url: str) -> None:
+    """``--endpoint-url`` must be an http(s) URL with a host (and a valid port): botocore
+    would otherwise fail with a ValueError deep inside the first client it makes."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        _ = parts.port  # a ValueError for a port out of range or not a number
+    except ValueError:
+        valid = False
+    if not valid:
+        raise typer.BadParameter(f"{url!r} is not an http(s) URL (e.g. http://localhost:4566)",
+                                 param_hint="'--endpoint-url'")
 
 
 def main() -> None:

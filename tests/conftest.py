@@ -12,8 +12,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Hypothesis profiles. "ci" (the default, `make test`) keeps every property test bounded;
+# "fuzz" (`make fuzz`, GARMAX_FUZZ=1) is the long run. A test that sets ``max_examples``
+# itself keeps it; tests/fuzz takes its per-family figures from tests/fuzz/budget.py.
+settings.register_profile(
+    "ci", max_examples=20, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                           HealthCheck.data_too_large])
+settings.register_profile("fuzz", settings.get_profile("ci"), max_examples=200)
+settings.load_profile("fuzz" if os.environ.get("GARMAX_FUZZ") == "1" else "ci")
 
 _LEAKY = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN",
           "AWS_SECURITY_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "NO_COLOR",

@@ -226,17 +226,29 @@ def unmute(
 
 
 def mute_outcome(r: Any) -> output.Outcome:
+    from garmaxctl.shared.errors import PartialFailureError
+
+    failure = None
     if r.action == "mute":
-        rows = [(m.short, _when(m.expires)) for m in r.alarms]
+        rows = [(m.short, "NOT muted" if m.error else _when(m.expires)) for m in r.alarms]
         columns: tuple[str, ...] = ("alarm", "muted until (UTC)")
         lines = [f"reason: {r.reason}", "mute rules: garmaxctl-mute-<alarm full name>; "
                  "the alarms still change state; `garmaxctl alarms unmute` ends it sooner"]
-        changed = [f"muted {m.short} until {_when(m.expires)}" for m in r.alarms]
+        lines += [f"not muted: {m.short}: {m.error}" for m in r.failed]
+        if r.failed:
+            muted = [m.short for m in r.alarms if not m.error]
+            failure = PartialFailureError(
+                f"muted: {', '.join(muted) or 'none'}; not muted: "
+                f"{', '.join(m.short for m in r.failed)} ({r.failed[0].error})",
+                hint="run the same `garmaxctl alarms mute` again for the rest")
+        changed = [f"muted {m.short} until {_when(m.expires)}" for m in r.alarms
+                   if not m.error]
     else:
         rows = [(m.short, "removed" if m.removed else "was not muted") for m in r.alarms]
         columns = ("alarm", "mute rule")
         lines = []
         changed = [f"unmuted {m.short}" for m in r.alarms if m.removed]
-    return output.Outcome(data=r, lines=lines + _notes(r.notes), tables=[output.Table(
-        columns=columns, rows=rows, title=f"alarms {r.action} — stage {r.stage}")],
-        audit=output.Audit(changed=changed))
+    return output.Outcome(data=r, lines=lines + _notes(r.notes), failure=failure,
+                          tables=[output.Table(columns=columns, rows=rows,
+                                               title=f"alarms {r.action} — stage {r.stage}")],
+                          audit=output.Audit(changed=changed))

@@ -412,7 +412,18 @@ def deploy(project: CdkProject, *, require_approval: str = "never", hotswap: boo
         args += ["--hotswap"]
     started = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
     run = project.run(args, app=synth.assembly_dir, check=False)
-    stack = project.describe_stack()
+    try:
+        stack = project.describe_stack()
+    except Exception as exc:
+        if run.exit_code != 0:
+            raise
+        # The CDK CLI deployed the stack: say so, and what was not recorded.
+        raise PartialFailureError(
+            f"{project.stack} deployed (cdk deploy exit 0), but its status and outputs could "
+            "not be read, so neither the outputs file nor the deploy marker was written: "
+            f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}",
+            hint="the deploy itself needs no retry; run `garmaxctl outputs` for the outputs, "
+                 "or deploy again to record the marker") from exc
     if run.exit_code != 0:
         cause = project.first_failure(since=started)
         stuck = project.stuck_state_error(stack)

@@ -380,3 +380,47 @@ def test_mute_needs_a_name_or_all(extras: AwsCloudWatchExtras, cli: Run) -> None
     for args in ([], ["ApiErrorRate", "--all"]):
         result = cli("-s", "dev", "alarms", "mute", *args, "--for", "1h", "--reason", "x")
         assert result.exit_code == 2
+
+
+# ----------------------------------------------------------------------------- faults
+# Found by tests/fuzz/test_other_faults.py: a failure after some rules were written
+# ended the run as a plain AWS error that did not say which alarms were muted.
+
+def test_a_failed_mute_rule_mutes_the_others_and_says_which_was_not_muted(
+        extras: AwsCloudWatchExtras, cli: Run) -> None:
+    names = [put_alarm("ApiErrorRate"), put_alarm("QueueDepth"), put_alarm("TryonDlqNotEmpty")]
+    denied = f"garmaxctl-mute-{names[1]}"
+    original = extras.PutAlarmMuteRule
+
+    def put(p: dict) -> dict:
+        if p["Name"] == denied:
+            raise KeyError("denied")
+        return original(p)
+
+    extras.PutAlarmMuteRule = put  # type: ignore[method-assign]
+    result, document = cli.json("-s", "dev", "alarms", "mute", "--all", "--for", "2h",
+                                "--reason", "maintenance")
+    assert result.exit_code == 1, document
+    assert document["error"]["code"] == "partial_failure"
+    assert document["error"]["message"].startswith(
+        "muted: ApiErrorRate, TryonDlqNotEmpty; not muted: QueueDepth")
+    assert [extras.muted(n) for n in names] == [True, False, True]
+    rows = {r["alarm"]: r["error"] for r in document["data"]["alarms"]}
+    assert rows[names[1]] and not rows[names[0]] and not rows[names[2]]
+
+
+def test_an_unreadable_idle_state_does_not_fail_a_done_mute(
+        extras: AwsCloudWatchExtras, cli: Run, monkeypatch) -> None:
+    from garmaxctl.stage.target import StageTarget
+
+    def unreadable(self) -> bool:
+        raise RuntimeError("ThrottlingException: Rate exceeded")
+
+    monkeypatch.setattr(StageTarget, "idle", property(unreadable))
+    name = put_alarm("ApiErrorRate")
+    result, document = cli.json("-s", "dev", "alarms", "mute", "ApiErrorRate", "--for", "1h",
+                                "--reason", "x")
+    assert result.exit_code == 0, document
+    assert extras.muted(name)
+    assert any("could not tell whether the stage is idle" in n
+               for n in document["data"]["notes"])

@@ -52,6 +52,23 @@ def test_bad_output_mode_is_usage_error(cli) -> None:
     assert "yaml" in result.stderr
 
 
+@pytest.mark.parametrize("url", ["not a url", "http://", "ftp://x", "http://[::1",
+                                 "http://localhost:99999", ""])
+def test_a_malformed_endpoint_url_is_a_usage_error(cli, url) -> None:
+    # Found by tests/fuzz: botocore raised ValueError("Invalid endpoint") from the first
+    # client, which became an internal error (exit 1) instead of a usage error (exit 2).
+    for stage in ("LOCAL", "PROD"):
+        result, document = cli.json("-s", stage, "--endpoint-url", url, "outputs")
+        assert result.exit_code == 2, document
+        assert document["error"]["code"] == "usage"
+        assert "--endpoint-url" in document["error"]["message"]
+
+
+def test_a_good_endpoint_url_is_accepted(cli) -> None:
+    result, document = cli.json("--endpoint-url", "http://localhost:4566", "config", "show")
+    assert result.exit_code == 0, document
+
+
 def test_default_output_is_table_without_tty(cli) -> None:
     result = cli("config", "show")
     assert result.exit_code == 0
@@ -109,3 +126,57 @@ def test_hoisting_stops_at_double_dash() -> None:
 def test_hoisting_keeps_command_options_in_place() -> None:
     assert hoist_global_options(["local", "logs", "-n", "5", "-v"]) == \
         ["-v", "local", "logs", "-n", "5"]
+
+
+@pytest.mark.parametrize("name, exit_code", [("x" * 5000, 2)])
+def test_an_unusable_path_is_a_file_error_not_an_internal_error(cli, name, exit_code) -> None:
+    # Found by tests/fuzz: `params pull --out <a 5,000-character name>` raised OSError
+    # (ENAMETOOLONG) from Path.exists() before any AWS call: an internal error.
+    result, document = cli.json("params", "pull", "--out", name)
+    assert result.exit_code == exit_code, document
+    assert document["error"]["code"] == "file_error"
+    assert len(document["error"]["message"]) < 300
+    assert "Traceback" not in result.stderr
+
+
+def test_file_errors_say_which_path_and_whether_the_input_must_change() -> None:
+    import errno
+
+    from garmaxctl.app import classify
+
+    missing = FileNotFoundError(errno.ENOENT, "No such file or directory", "no/dir/x.json")
+    assert classify(missing)[:3] == (2, "file_error",
+                                     "cannot use no/dir/x.json: No such file or directory")
+    denied = PermissionError(errno.EACCES, "Permission denied", "/etc/shadow")
+    assert classify(denied)[:2] == (1, "file_error")
+    assert classify(OSError("no file named"))[1] == "internal_error"
+
+
+def test_the_last_output_option_wins_for_errors_too(cli) -> None:
+    # Found by tests/fuzz: `-o table ... -o json` with a usage error printed the error as a
+    # table (the first -o) although Click, and every successful run, take the last one.
+    import json
+
+    result = cli("-o", "table", "logs", "tail", "--yes=no", "-o", "json")
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["error"]["code"] == "usage"
+    result = cli("-o", "json", "config", "show", "--bogus", "--output=table")
+    assert result.exit_code == 2 and result.stdout == ""
+
+
+def test_a_non_utf8_argument_is_printed_not_an_internal_error(tmp_path) -> None:
+    # Found by tests/fuzz: `--env-file $'\xff'` (a byte that is not UTF-8, which Python
+    # hands over as a surrogate) crashed printing the path under a strict stdout (a UTF-8
+    # locale's default): UnicodeEncodeError, an internal error.
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict", "GARMAX_LOCAL_PORT": "1"}
+    done = subprocess.run([sys.executable, "-m", "garmaxctl", "config", "validate",
+                           "--env-file", os.fsdecode(b"missing-\xff.env")], cwd=tmp_path,
+                          env=env, capture_output=True, check=False)
+    assert done.returncode == 2, done.stderr
+    output = (done.stdout + done.stderr).decode("utf-8", "replace")
+    assert "unexpected error" not in output
+    assert "missing-\\udcff.env" in output

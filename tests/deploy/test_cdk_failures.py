@@ -101,3 +101,44 @@ def test_destroy_without_terminal_or_yes_is_refused(cli) -> None:
 def test_unknown_require_approval_is_usage_error(cli) -> None:
     line = _one_line(cli("deploy", "--require-approval", "sometimes"), 2)
     assert "never, any-change, broadening" in line
+
+
+def test_a_failed_read_after_a_successful_cdk_deploy_says_the_stack_is_deployed(
+        cli, monkeypatch, tmp_path) -> None:
+    # Found by tests/fuzz/test_other_faults.py: DescribeStacks throttled past retries right
+    # after `cdk deploy` succeeded ended as "AWS throttled DescribeStacks", which reads as
+    # if nothing was deployed.
+    from botocore.exceptions import ClientError
+
+    from garmaxctl.services import cdk
+
+    stacks = iter([None])
+
+    def describe(self):
+        for answer in stacks:
+            return answer
+        raise ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}},
+                          "DescribeStacks")
+
+    monkeypatch.setattr(cdk.CdkProject, "describe_stack", describe)
+    monkeypatch.setattr(cdk.CdkProject, "check_tools", lambda self: None)
+    monkeypatch.setattr(cdk.CdkProject, "synth", lambda self, force=False: cdk.SynthResult(
+        stage="LOCAL", stack="GarmaxAiStack-LOCAL", assembly_dir=str(tmp_path),
+        template="t.json", skipped=True, inputs_hash="0"))
+    monkeypatch.setattr(cdk.CdkProject, "run", lambda self, args, **_: cdk.CdkRun(
+        command=["cdk", *args], exit_code=0, lines=["deployed"]))
+    from garmaxctl.stage.target import StageTarget
+
+    monkeypatch.setattr(StageTarget, "connect", lambda self: None)
+    monkeypatch.setattr(StageTarget, "check_account", lambda self: None)
+    monkeypatch.setattr("garmaxctl.stage.idle_state.idle_state",
+                        lambda aws: type("S", (), {"idle": False})())
+    result = cli("-o", "json", "deploy", "--outputs-file", str(tmp_path / "out.json"))
+    import json
+
+    document = json.loads(result.stdout)
+    assert result.exit_code == 1, document
+    assert document["error"]["code"] == "partial_failure"
+    assert document["error"]["message"].startswith("GarmaxAiStack-LOCAL deployed (cdk deploy "
+                                                   "exit 0), but its status and outputs")
+    assert not (tmp_path / "out.json").exists()

@@ -110,3 +110,32 @@ def test_up_interrupted_at_each_mutating_call_converges_on_rerun(monkeypatch, at
         archives = dev.parameters_under(contract.ops_prefix("DEV") + "idle/archive/")
         assert len(archives) == 1
         assert json.loads(dev.parameter(archives[0]))["resources"] == original["resources"]
+
+
+def test_a_waiter_that_fails_after_the_change_reports_the_change(monkeypatch) -> None:
+    # Found by tests/fuzz/test_idle_faults.py: StartDBCluster went through, its waiter was
+    # throttled past retries, and the report said the step "failed" — as if the cluster
+    # had not been started. The attribute is now read back after a failed write.
+    from botocore.exceptions import ClientError
+
+    with mock_aws():
+        dev = _fresh(monkeypatch)
+        assert dev.engine().down().ok
+        started: list[str] = []
+
+        def throttle_the_waiter(model, **_) -> None:
+            if model.name == "StartDBCluster":
+                started.append(model.name)
+            elif model.name == "DescribeDBClusters" and started and len(started) < 2:
+                started.append(model.name)  # the waiter's first poll only
+                raise ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}},
+                                  model.name)
+
+        engine = dev.engine()
+        engine.ctx.aws.session.events.register("before-parameter-build", throttle_the_waiter)
+        report = engine.up()
+        assert not report.ok
+        (cluster,) = [s for s in report.steps if s.key.startswith("cluster:")]
+        assert cluster.status == "done", cluster
+        assert cluster.detail.startswith("done, but confirming it failed: ")
+        assert "Throttling" in cluster.detail

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from garmaxctl.aws import error_code
+from garmaxctl.aws import describe_error, error_code
 from garmaxctl.shared import contract
 from garmaxctl.shared.errors import UsageError
 from garmaxctl.stage import alarms as stage_alarms
@@ -35,6 +35,7 @@ class MuteRow:
     starts: dt.datetime | None = None
     expires: dt.datetime | None = None
     removed: bool | None = None  # unmute: whether a rule was there
+    error: str | None = None  # mute: the rule could not be written (the alarm is not muted)
 
 
 @dataclass
@@ -44,6 +45,10 @@ class MuteResult:
     reason: str | None
     alarms: list[MuteRow]
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[MuteRow]:
+        return [row for row in self.alarms if row.error]
 
 
 def iso_duration(span: dt.timedelta) -> str:
@@ -95,16 +100,26 @@ def mute(target: StageTarget, *, name: str | None, every: bool, duration: dt.tim
     for alarm in chosen:
         full = alarm["AlarmName"]
         rule = stage_alarms.mute_rule_name(full)
-        cloudwatch.put_alarm_mute_rule(
-            Name=rule, Description=reason,
-            Rule={"Schedule": {"Expression": f"at({start:%Y-%m-%dT%H:%M})",
-                               "Duration": iso_duration(window), "Timezone": "UTC"}},
-            MuteTargets={"AlarmNames": [full]}, ExpireDate=expires,
-            Tags=[{"Key": contract.TAG_STAGE, "Value": target.name}])
-        rows.append(MuteRow(alarm=full, short=stage_alarms.short_name(full, target.name),
-                            rule=rule, starts=start, expires=expires))
+        row = MuteRow(alarm=full, short=stage_alarms.short_name(full, target.name), rule=rule)
+        try:
+            cloudwatch.put_alarm_mute_rule(
+                Name=rule, Description=reason,
+                Rule={"Schedule": {"Expression": f"at({start:%Y-%m-%dT%H:%M})",
+                                   "Duration": iso_duration(window), "Timezone": "UTC"}},
+                MuteTargets={"AlarmNames": [full]}, ExpireDate=expires,
+                Tags=[{"Key": contract.TAG_STAGE, "Value": target.name}])
+        except Exception as exc:  # the others are still muted; the report says which not
+            row.error = describe_error(exc).line()
+        else:
+            row.starts, row.expires = start, expires
+        rows.append(row)
     notes = []
-    if target.idle:
+    try:
+        idle = target.idle
+    except Exception as exc:  # a note only: the mutes above are done either way
+        notes.append(f"could not tell whether the stage is idle: {describe_error(exc).line()}")
+        idle = False
+    if idle:
         notes.append("the stage is idle: its paging alarms' actions are also off until "
                      "`garmaxctl idle up` (that is idle's own switch, untouched here)")
     return MuteResult(stage=target.name, action="mute", reason=reason, alarms=rows,

@@ -349,7 +349,8 @@ class IdleEngine:
                 detail = self.write(attr, wanted, snapshot.resources)
             except Exception as exc:
                 reason = one_line(exc)
-                report.steps.append(step(attr, before, wanted, "failed", reason))
+                status, reason = self._after_failure(attr, before, wanted, reason, snapshot)
+                report.steps.append(step(attr, before, wanted, status, reason))
                 log[attr.key] = f"failed {self._elapsed(snapshot)}: {reason[:MAX_REASON]}"
                 report.error = f"{attr.key}: {reason}"
                 try:
@@ -367,6 +368,20 @@ class IdleEngine:
                 report.error = f"after {attr.key}: {one_line(exc)}"
                 return False
         return True
+
+    def _after_failure(self, attr: Attr, before: Value, wanted: Value, reason: str,
+                       snapshot: Snapshot) -> tuple[str, str]:
+        """A write can fail after AWS took it (its waiter throttled, timed out): read the
+        attribute back so the report says what really changed."""
+        try:
+            now = self.read(attr, snapshot.resources)
+        except Exception as exc:
+            return "failed", f"{reason}; its state now could not be read: {one_line(exc)}"
+        if now == wanted:
+            return "done", f"done, but confirming it failed: {reason}"
+        if now != before:
+            return "failed", f"left at {now!r} (was {before!r}): {reason}"
+        return "failed", reason
 
     # ------------------------------------------------------------------ up
 
