@@ -47,7 +47,7 @@ from tests.cli.test_golden_documents import (
     small_stack,
     valid_env,
 )
-from tests.cost.conftest import FakeCostExplorer, Item, month_of_items
+from tests.cost.conftest import FakeCostExplorer, Item, add_ledger_table, month_of_items
 from tests.health.conftest import fake_api  # noqa: F401
 
 WIDTH = 80
@@ -87,14 +87,7 @@ def budget_spend(world: World) -> None:
     from tests.health.conftest import build_dev_stage
 
     dev = build_dev_stage(stage)
-    spec = next(t for t in contract.TABLES if t.output == contract.OutputKey.LEDGER_TABLE)
-    dev.client("dynamodb").create_table(
-        TableName="BudgetLedger-DEV", BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": spec.partition_key, "KeyType": "HASH"},
-                   {"AttributeName": str(spec.sort_key), "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": spec.partition_key, "AttributeType": "S"},
-                              {"AttributeName": str(spec.sort_key), "AttributeType": "S"}])
-    dev.set_output(contract.OutputKey.LEDGER_TABLE, "BudgetLedger-DEV")
+    add_ledger_table(dev)
     day = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
     for provider, usd in (("gemini", 2.34), ("replicate", 31.5)):
         reserve_spend(dev.client("dynamodb"), "BudgetLedger-DEV", "DEV", day, provider, usd,

@@ -193,3 +193,17 @@ def month_of_items(first: dt.date, days: int) -> list[Item]:
                  function="Api"),
         ]
     return items
+
+
+def add_ledger_table(stage: Any) -> str:
+    """A DEV stage (tests/health's builder) with a budget ledger table of the runtime's
+    schema, named in the stack's outputs; its name."""
+    spec = next(t for t in contract.TABLES if t.output == contract.OutputKey.LEDGER_TABLE)
+    stage.client("dynamodb").create_table(
+        TableName="BudgetLedger-DEV", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": spec.partition_key, "KeyType": "HASH"},
+                   {"AttributeName": str(spec.sort_key), "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": spec.partition_key, "AttributeType": "S"},
+                              {"AttributeName": str(spec.sort_key), "AttributeType": "S"}])
+    stage.set_output(contract.OutputKey.LEDGER_TABLE, "BudgetLedger-DEV")
+    return "BudgetLedger-DEV"

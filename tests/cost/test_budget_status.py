@@ -9,7 +9,7 @@ import io
 import pytest
 
 from garmaxctl.shared import contract
-from tests.cost.conftest import Run, assert_envelope
+from tests.cost.conftest import Run, add_ledger_table, assert_envelope
 from tests.health.conftest import DevStage
 
 DEV = ("--stage", "DEV")
@@ -18,14 +18,7 @@ DEV = ("--stage", "DEV")
 @pytest.fixture
 def ledger(dev: DevStage) -> DevStage:
     """The health fixture's DEV stage with a ledger table of the runtime's schema."""
-    spec = next(t for t in contract.TABLES if t.output == contract.OutputKey.LEDGER_TABLE)
-    dev.client("dynamodb").create_table(
-        TableName="BudgetLedger-DEV", BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": spec.partition_key, "KeyType": "HASH"},
-                   {"AttributeName": str(spec.sort_key), "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": spec.partition_key, "AttributeType": "S"},
-                              {"AttributeName": str(spec.sort_key), "AttributeType": "S"}])
-    dev.set_output(contract.OutputKey.LEDGER_TABLE, "BudgetLedger-DEV")
+    add_ledger_table(dev)
     return dev
 
 
