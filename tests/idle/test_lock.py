@@ -271,8 +271,12 @@ def test_a_run_that_cannot_renew_stops_before_its_lease_ends(dev) -> None:
     assert not report.ok
     assert "could not be renewed" in (report.error or ""), report.error
     assert step.polled < 50  # stopped within the step
-    failed = [s for s in report.steps if s.status == "failed"]
-    assert [s.attribute for s in failed] == ["cluster"]
+    # AWS took the stop before the run stopped waiting for it: the read-back reports it
+    # as done, with why it was not confirmed (the renewals), and nothing is marked failed.
+    (cluster,) = [s for s in report.steps if s.attribute == "cluster"]
+    assert cluster.status == "done" and "confirming it failed" in cluster.detail
+    assert "could not be renewed" in cluster.detail
+    assert not [s for s in report.steps if s.status == "failed"]
     assert not any(s.key.startswith("alarm:GarmaxAI-IdleActivity") and s.status == "done"
                    for s in report.steps)  # nothing after the stopped step
     assert _lock_document(dev)["run_id"] == engine.run_id  # left: it goes stale, then breaks
