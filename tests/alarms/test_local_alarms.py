@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+from garmaxctl.local import inbox
 from garmaxctl.local.supervisor import inbox_messages
 from garmaxctl.services.alarms.notify import TEST_REASON
 from garmaxctl.shared import contract
@@ -53,6 +54,14 @@ def test_alarms_test_round_trip_and_a_mute_on_local(local_stack, monkeypatch,
     assert listed[contract.alarm_name(contract.Alarm.ACTIVITY, STAGE)]["actions"]["text"] \
         == "off"  # the stack deploys it disabled; idle down enables it
     before = cloudwatch.describe_alarms(AlarmNames=[tryon])["MetricAlarms"][0]
+
+    # The platform subscribes its inbox once it sees the stack, a moment after `local up`
+    # returns; a publish before that reaches no inbox (as on SNS). Wait for it when this
+    # is the session's first test on a fresh deploy.
+    topic = local_stack.outputs[contract.OutputKey.ALERT_TOPIC_ARN]
+    wait_for(lambda: [s for s in local_stack.client("sns").list_subscriptions_by_topic(
+        TopicArn=topic)["Subscriptions"] if s["Endpoint"].endswith(inbox.QUEUE_NAME)],
+        timeout=30)
 
     # alarms test: the Action item proves SNS took it; the inbox shows it arrived.
     result, document = cli.json("alarms", "test", "TryonDlqNotEmpty", "--timeout", "30s")
