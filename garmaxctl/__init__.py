@@ -1,3 +1,3 @@
 """garmaxctl: one command to deploy and operate the GARMAX AI platform on AWS."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -254,7 +254,9 @@ def _file_error(exc: OSError) -> tuple[int, str, str, Any]:
 
 def _version_callback(value: bool) -> None:
     if value:
-        typer.echo(f"garmaxctl {__version__}")
+        from garmaxctl import build_info
+
+        typer.echo(f"garmaxctl {__version__} ({build_info.describe()})")
         raise typer.Exit()
 
 

@@ -26,7 +26,8 @@ Masking (``Masker``), applied to the document before it is compared or recorded:
   (``:<port>``), ISO timestamps (``<time>``) and dates (``<date>``), UUIDs (``<uuid>``),
   an 8-hex random id in parentheses (``(<id>)``: moto's event source mapping ids),
   40-hex git shas (``<sha>``), the ``(user@host pid N)`` that names a caller, the
-  interpreter's ``Python X.Y.Z``, and garmaxctl's own version (``<garmaxctl-version>``).
+  interpreter's ``Python X.Y.Z``, and garmaxctl's own version (``<garmaxctl-version>``)
+  and commit (``<commit>``).
 
 Nothing else is masked: keys (not their order), list order, statuses, counts, messages,
 error codes, exit codes, hashes of fixed input (``sha256:…`` of a value the test wrote),
@@ -105,6 +106,7 @@ class Masker:
             (re.compile(r"\bPython \d+\.\d+\.\d+"), "Python <version>"),
             (re.compile(r"(?<![\w.])" + re.escape(self.version) + r"(?![\w.])"),
              "<garmaxctl-version>"),
+            (re.compile(r"\(commit (?:[0-9a-f]{12}|unknown)\)"), "(commit <commit>)"),
         ]
 
     def text(self, value: str) -> str:

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from garmaxctl import __version__, registry
+from garmaxctl import __version__, build_info, registry
 
 HEAVY = ("boto3", "botocore", "pydantic", "pydantic_settings", "moto", "aws_cdk")
 # What typer.rich_utils imports for markdown markup and pretty tracebacks, which garmaxctl
@@ -40,7 +40,7 @@ def test_command_help(cli, command: str) -> None:
 def test_version(cli) -> None:
     result = cli("--version")
     assert result.exit_code == 0
-    assert result.stdout.strip() == f"garmaxctl {__version__}"
+    assert result.stdout.strip() == f"garmaxctl {__version__} ({build_info.describe()})"
 
 
 def test_root_help_lists_every_group(cli) -> None:
@@ -217,4 +217,4 @@ def test_module_entry_point() -> None:
     done = subprocess.run([sys.executable, "-m", "garmaxctl", "--version"], capture_output=True,
                           text=True, timeout=60, check=False)
     assert done.returncode == 0
-    assert done.stdout.strip() == f"garmaxctl {__version__}"
+    assert done.stdout.strip() == f"garmaxctl {__version__} ({build_info.describe()})"
