@@ -23,8 +23,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from garmaxctl.local import server, supervisor
+from garmaxctl.local import inbox, server, supervisor
 from garmaxctl.local.supervisor import EmulatorState, EmulatorStatus
+from garmaxctl.shared import contract
 from garmaxctl.shared.errors import EmulatorError
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from garmaxctl.services.cdk import Progress
 
 API_READY_TIMEOUT_S = 90.0
+INBOX_READY_TIMEOUT_S = 30.0
 
 
 @dataclass
@@ -77,6 +79,39 @@ def wait_for_api(api_url: str, timeout: float = API_READY_TIMEOUT_S) -> dict[str
                         f"{timeout:.0f} s ({last})", hint="see `garmaxctl local logs`")
 
 
+def wait_for_inbox(aws: AwsTarget, timeout: float = INBOX_READY_TIMEOUT_S,
+                   poll: float = 0.3) -> None:
+    """Wait until the platform's alert inbox is subscribed to the stack's alert topic.
+
+    The platform subscribes it a moment after it sees the stack (:mod:`garmaxctl.local.inbox`);
+    SNS delivers a publish only to the subscribers it has at that moment, so an alarm that
+    fired before would reach no inbox. LOCAL is ready once the subscription exists.
+    """
+    stack = aws.client("cloudformation").describe_stacks(
+        StackName=contract.stack_name("LOCAL"))["Stacks"][0]
+    topic = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}.get(
+        contract.OutputKey.ALERT_TOPIC_ARN)
+    if not topic:
+        return  # a stack without the topic has nothing to deliver
+    sns = aws.client("sns")
+    deadline = time.monotonic() + timeout
+    while True:
+        subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        if any(s["Endpoint"].endswith(f":{inbox.QUEUE_NAME}") for s in subscriptions):
+            return
+        if time.monotonic() >= deadline:
+            raise EmulatorError(f"the local alert inbox was not subscribed to {topic} within "
+                                f"{timeout:.0f} s", hint="see `garmaxctl local logs`")
+        time.sleep(poll)
+
+
+def wait_until_ready(aws: AwsTarget, api_url: str) -> dict[str, Any]:
+    """The deployed LOCAL stack is served (its API is healthy) and its alerts are delivered."""
+    health = wait_for_api(api_url)
+    wait_for_inbox(aws)
+    return health
+
+
 def up_detached(aws: AwsTarget, *, emulator_only: bool, progress: Progress) -> LocalUp:
     """Start (or find) the background emulator; deploy LOCAL and wait for its API."""
     port = supervisor.default_port()
@@ -87,7 +122,7 @@ def up_detached(aws: AwsTarget, *, emulator_only: bool, progress: Progress) -> L
                        api_url=status.api_url, health=None)
     try:
         changed = deploy_stack(aws, progress)
-        health = wait_for_api(status.api_url)
+        health = wait_until_ready(aws, status.api_url)
     except BaseException:
         if not status.already_running:
             supervisor.stop(supervisor.default_state_dir())
@@ -119,7 +154,7 @@ def up_foreground(aws: AwsTarget, *, emulator_only: bool, note: Callable[[str], 
         if not emulator_only and state.api_url:
             with progress("deploying LOCAL") as line:
                 deploy_stack(aws, line)
-                wait_for_api(state.api_url)
+                wait_until_ready(aws, state.api_url)
             note(f"API at {state.api_url}")
         note("Ctrl-C to stop")
 
@@ -134,7 +169,7 @@ def reset(aws: AwsTarget, progress: Progress) -> dict[str, Any]:
     redeployed = False
     if current.running and current.api_url:
         deploy_stack(aws, progress)
-        wait_for_api(current.api_url)
+        wait_until_ready(aws, current.api_url)
         redeployed = True
     return {"reset": True, "endpoint_url": aws.endpoint_url, "redeployed": redeployed,
             "api_url": current.api_url}
