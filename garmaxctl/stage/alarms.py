@@ -132,6 +132,16 @@ def active_mute_rules(target: StageTarget, alarm: str) -> list[MuteRule]:
             return rules
 
 
+def any_active_mute_rule(target: StageTarget) -> bool:
+    """Whether any ACTIVE mute rule exists in the account and region: one request. A
+    rule's summary does not name the alarms it targets, so a "yes" still needs
+    :func:`active_mute_rules` per alarm; a "no" (the usual case) needs nothing more."""
+    page = target.client("cloudwatch").list_alarm_mute_rules(Statuses=[MUTE_ACTIVE],
+                                                             MaxRecords=1)
+    return any(s.get("Status", MUTE_ACTIVE) == MUTE_ACTIVE
+               for s in page.get("AlarmMuteRuleSummaries", [])) or bool(page.get("NextToken"))
+
+
 def idle_muted(target: StageTarget, alarm: dict[str, Any]) -> bool:
     """Whether idle down disabled this alarm's actions: the stage is idle, the snapshot
     recorded the alarm with its actions enabled, and they are disabled now."""

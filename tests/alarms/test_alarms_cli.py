@@ -100,6 +100,28 @@ def test_list_shows_each_kind_of_mute_short_names_and_caches_the_names(
     assert "GarmaxAI-" not in table.split("reasons")[0]  # short names in the table
 
 
+def test_list_asks_for_mute_rules_once_when_there_are_none(
+        extras: AwsCloudWatchExtras, cli: Run) -> None:
+    for name in ("ApiErrorRate", "LambdaDuration", "RenderDlqNotEmpty", "TryonDlqNotEmpty"):
+        put_alarm(name)
+    extras.requests.clear()
+    result, document = cli.json("-s", "dev", "alarms", "list")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    asked = [p for op, p in extras.requests if op == "ListAlarmMuteRules"]
+    assert asked == [{"Statuses": ["ACTIVE"], "MaxRecords": 1}]  # none: no call per alarm
+    assert {a["actions"]["status"] for a in document["data"]["alarms"]} == {"on"}
+
+    assert cli("-s", "dev", "alarms", "mute", "LambdaDuration", "--for", "1h",
+               "--reason", "maintenance").exit_code == 0
+    extras.requests.clear()
+    result, document = cli.json("-s", "dev", "alarms", "list")
+    asked = [p for op, p in extras.requests if op == "ListAlarmMuteRules"]
+    assert len(asked) == 1 + 4  # one exists: each alarm's own rules are read
+    muted = [a["short_name"] for a in document["data"]["alarms"]
+             if a["actions"]["status"] == "muted"]
+    assert muted == ["LambdaDuration"]
+
+
 def test_list_tables_read_at_80_columns(extras: AwsCloudWatchExtras, cli: Run) -> None:
     from garmaxctl.commands.alarms import (
         history_outcome,

@@ -67,11 +67,13 @@ class AlarmList:
 
 
 def actions_of(target: StageTarget, alarm: dict[str, Any],
-               notes: list[str] | None = None) -> Actions:
-    """How the alarm's actions stand: idle's ActionsEnabled, then active mute rules."""
+               notes: list[str] | None = None, *, rules_exist: bool = True) -> Actions:
+    """How the alarm's actions stand: idle's ActionsEnabled, then active mute rules
+    (not asked for when ``rules_exist`` is False: no ACTIVE rule exists at all)."""
     rules: list[stage_alarms.MuteRule] = []
     try:
-        rules = stage_alarms.active_mute_rules(target, alarm["AlarmName"])
+        if rules_exist:
+            rules = stage_alarms.active_mute_rules(target, alarm["AlarmName"])
     except ClientError as exc:  # no permission, or an endpoint without the API
         if notes is not None and not any(n.startswith("mute rules unreadable") for n in notes):
             notes.append(f"mute rules unreadable ({error_code(exc)}): mutes not shown")
@@ -87,13 +89,14 @@ def actions_of(target: StageTarget, alarm: dict[str, Any],
     return Actions("on")
 
 
-def row_of(target: StageTarget, alarm: dict[str, Any], notes: list[str]) -> AlarmRow:
+def row_of(target: StageTarget, alarm: dict[str, Any], notes: list[str], *,
+           rules_exist: bool = True) -> AlarmRow:
     return AlarmRow(name=alarm["AlarmName"],
                     short=stage_alarms.short_name(alarm["AlarmName"], target.name),
                     state=alarm.get("StateValue", ""),
                     since=alarm.get("StateUpdatedTimestamp"),
                     reason=alarm.get("StateReason", ""),
-                    actions=actions_of(target, alarm, notes))
+                    actions=actions_of(target, alarm, notes, rules_exist=rules_exist))
 
 
 def list_alarms(target: StageTarget, *, state: str | None = None) -> AlarmList:
@@ -102,7 +105,12 @@ def list_alarms(target: StageTarget, *, state: str | None = None) -> AlarmList:
     stage_alarms.write_name_cache(target.name, [a["AlarmName"] for a in everything])
     chosen = [a for a in everything if state is None or a.get("StateValue") == state]
     notes: list[str] = []
-    rows = [row_of(target, a, notes) for a in sorted(chosen, key=lambda a: a["AlarmName"])]
+    try:  # one request for the usual case, no mute rule at all; else one per alarm
+        rules_exist = bool(chosen) and stage_alarms.any_active_mute_rule(target)
+    except ClientError:
+        rules_exist = True  # each alarm's own request says what is unreadable
+    rows = [row_of(target, a, notes, rules_exist=rules_exist)
+            for a in sorted(chosen, key=lambda a: a["AlarmName"])]
     if target.idle:
         notes.append("the stage is idle: idle down muted its paging alarms "
                      "(`garmaxctl idle up` restores them)")
