@@ -8,6 +8,7 @@ events are not logged (``log_event`` stays off) and secret values never reach a 
 from __future__ import annotations
 
 import os
+import warnings
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -20,6 +21,12 @@ DEFAULT_NAMESPACE = "GarmaxAI"
 logger = Logger(service=os.getenv("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE)
 tracer = Tracer(service=os.getenv("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE)
 metrics = Metrics(namespace=os.getenv("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE)
+
+# An invocation that records no metric (a health check, a webhook event it ignores) is
+# normal here; Powertools would write a UserWarning line to each one's log, noise in
+# `logs tail`. The filter is the one its metrics docs give for this case.
+warnings.filterwarnings("ignore", message="No application metrics to publish",
+                        category=UserWarning)
 
 
 def count(name: str, value: float = 1) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from rt_helpers import OTHER_USER, USER, call_api, create_session, load_event, ready_session
@@ -208,3 +209,25 @@ def test_render_that_cannot_be_published_is_rolled_back(stack, monkeypatch):
     assert stack.scan("RenderJobs") == []
     render_quotas = [q for q in stack.scan("Quotas") if not q["pk"].startswith("TRYON#")]
     assert render_quotas and all(q["used"] == 0 for q in render_quotas)
+
+
+def test_a_request_with_no_metric_writes_no_warning_to_the_log(tmp_path) -> None:
+    """A health check records no metric; its log holds no Powertools warning line."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    script = (
+        "import json, os\n"
+        "os.environ.update(POWERTOOLS_TRACE_DISABLED='1', STAGE='LOCAL')\n"
+        "from runtime.handlers import api\n"
+        "from runtime.testing import LambdaContext\n"
+        "from pathlib import Path\n"
+        "event = json.loads(Path('tests/runtime/events/api_gateway_rest_event.json').read_text())\n"
+        "print(api.lambda_handler(event, LambdaContext())['statusCode'])\n")
+    done = subprocess.run([sys.executable, "-W", "default", "-c", script], cwd=root,
+                          capture_output=True, text=True, timeout=60, check=False,
+                          env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"})
+    assert done.stdout.strip().splitlines()[-1] == "200", done.stderr
+    assert "Warning" not in done.stderr, done.stderr
