@@ -269,6 +269,12 @@ def loaded(path: str) -> click.Command:
 
 def check(words: tuple[str, ...]) -> list[str]:
     """What in ``garmaxctl WORDS…`` does not exist in the command tree ([] if all does)."""
+    return walk(words)[1]
+
+
+def walk(words: tuple[str, ...]) -> tuple[click.Context, list[str]]:
+    """The context of the command ``garmaxctl WORDS…`` runs (as far as it resolves), and
+    what in the line does not exist."""
     assert words and words[0] == "garmaxctl"
     args = app_module.hoist_global_options(list(words[1:]))
     ctx = root_context()
@@ -303,11 +309,11 @@ def check(words: tuple[str, ...]) -> list[str]:
             if child is None:
                 known = ", ".join(ctx.command.list_commands(ctx))
                 problems.append(f"no command `{word}` in {where} (it has: {known})")
-                return problems
+                return ctx, problems
             ctx = child
             continue
         positional += 1
-    return problems + _arguments(ctx, positional)
+    return ctx, problems + _arguments(ctx, positional)
 
 
 def options_of(ctx: click.Context) -> list[TyperOption]:
