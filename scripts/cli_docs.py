@@ -238,8 +238,10 @@ def section(entry: registry.Entry, aliases: dict[str, list[str]], roles: dict[st
     for alias in aliases.get(entry.path, []):
         lines += [f"Alias: `garmaxctl {alias}`.", ""]
     if entry.mutates:
-        lines += ["Changes the stage: on PROD it asks first (`--yes` approves, no terminal "
-                  "refuses), and every run is audited ([security.md](security.md)).", ""]
+        prod = ("" if entry.words[0] == "local" else
+                " On PROD it needs confirmation: `--yes`, or a yes on a terminal.")
+        lines += ["Changes the stage; every run is audited ([security.md](security.md))."
+                  + prod, ""]
     lines += ["```text", usage(ctx), "```", ""]
     lines += params_table(ctx)
     lines += ["Example:", "", "```bash", entry.example, "```", ""]
