@@ -22,7 +22,7 @@ PACKAGES ?=
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,19,20,21
 export CDK_DISABLE_VERSION_CHECK := 1
 
-.PHONY: setup demo test fuzz lint bench iam lock lock-upgrade clean help
+.PHONY: setup demo test fuzz lint bench iam docs lock lock-upgrade clean help
 
 help:
 	@echo "make demo   set up, start the LOCAL emulator, run the main job end to end, stop"
@@ -31,6 +31,7 @@ help:
 	@echo "make lint   ruff + mypy + import contracts (lint-imports)"
 	@echo "make bench  benchmarks (figures and ratios)"
 	@echo "make iam    regenerate the IAM policies in docs/iam/ from the command registry"
+	@echo "make docs   regenerate docs/cli.md, the command reference, from the command tree"
 	@echo "make lock   re-resolve requirements.lock after a pyproject.toml change (keeps pins)"
 	@echo "make lock-upgrade [PACKAGES='boto3 botocore']  move the lock to the newest allowed"
 	@echo "make clean  remove the virtualenv, node_modules and local state"
@@ -88,6 +89,9 @@ bench: setup
 
 iam: setup
 	$(BIN)/python scripts/iam.py
+
+docs: setup
+	$(BIN)/python scripts/cli_docs.py
 
 # pip-compile reads its options from pyproject.toml ([tool.pip-tools]).
 lock: $(LOCK_STAMP)
