@@ -3,7 +3,8 @@
     python scripts/ci_summary.py FILE...            Markdown on stdout (>> $GITHUB_STEP_SUMMARY)
     python scripts/ci_summary.py --gate-no-alarms FILE
                                                     exit 1 when an alarm is in ALARM
-    python scripts/ci_summary.py --region FILE      print the region of `config show`
+    python scripts/ci_summary.py --stage-outputs FILE
+                                                    account= and region= of `config show`
 
 Each FILE holds one document of the envelope in docs/exit-codes.md (``schema``, ``ok``,
 ``exit_code``, ``command``, ``stage``, ``data``, ``error``). A FILE that is missing, empty
@@ -178,13 +179,17 @@ def gate_no_alarms(path: Path) -> int:
     return 0
 
 
-def region(path: Path) -> int:
+def stage_outputs(path: Path) -> int:
+    """``account=`` and ``region=`` lines (for $GITHUB_OUTPUT) from a `config show`
+    document: the role to assume is named after the stage in its account (docs/ci.md)."""
     document = load(path)
-    value = (((document or {}).get("data") or {}).get("stage_config") or {}).get("region")
-    if not value:
-        print(f"no stage region in {path}", file=sys.stderr)
+    config = (((document or {}).get("data") or {}).get("stage_config") or {})
+    if not config.get("region"):
+        print(f"no stage configuration in {path}", file=sys.stderr)
         return 1
-    print(value)
+    # LOCAL has no account (the emulator): an empty value, as no role is assumed there.
+    print(f"account={config.get('account') or ''}")
+    print(f"region={config['region']}")
     return 0
 
 
@@ -192,14 +197,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--gate-no-alarms", action="store_true",
                         help="exit 1 when the `alarms list` document holds an alarm in ALARM")
-    parser.add_argument("--region", action="store_true",
-                        help="print the stage's region from a `config show` document")
+    parser.add_argument("--stage-outputs", action="store_true",
+                        help="print account= and region= from a `config show` document")
     parser.add_argument("files", nargs="+", type=Path)
     args = parser.parse_args(argv)
     if args.gate_no_alarms:
         return gate_no_alarms(args.files[0])
-    if args.region:
-        return region(args.files[0])
+    if args.stage_outputs:
+        return stage_outputs(args.files[0])
     sys.stdout.write(summary(args.files))
     return 0
 

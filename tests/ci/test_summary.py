@@ -81,9 +81,13 @@ def test_alarm_gate_fails_only_on_an_alarm_in_alarm(summary: Any, tmp_path: Path
     assert summary.main(["--gate-no-alarms", str(tmp_path / "none.json")]) == 1
 
 
-def test_region_comes_from_config_show(summary: Any, tmp_path: Path,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_account_and_region_come_from_config_show(summary: Any, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
     path = _document(tmp_path, "config_show")
-    assert summary.main(["--region", str(path)]) == 0
-    region = json.loads(path.read_text())["data"]["stage_config"]["region"]
-    assert capsys.readouterr().out == f"{region}\n"
+    config = json.loads(path.read_text())["data"]["stage_config"]
+    config.update(account="210987654321", region="eu-west-1")
+    path.write_text(json.dumps({**json.loads(path.read_text()),
+                                "data": {"stage_config": config}}))
+    assert summary.main(["--stage-outputs", str(path)]) == 0
+    assert capsys.readouterr().out == "account=210987654321\nregion=eu-west-1\n"
+    assert summary.main(["--stage-outputs", str(tmp_path / "none.json")]) == 1

@@ -145,3 +145,21 @@ def test_trust_policy_for_a_repository_and_stage(tmp_path: Path) -> None:
                           text=True, check=True)
     assert '"repo:acme/garmax:environment:QA"' in done.stdout and "${" not in done.stdout
     assert "arn:aws:iam::123456789012:oidc-provider/" in done.stdout
+
+
+def test_the_push_is_undone_only_after_a_failed_smoke_that_followed_it() -> None:
+    """The undo step's condition names the push and the smoke steps by id, and reads the
+    time the push step writes before its first write."""
+    steps = workflows.load(workflows.WORKFLOWS / "deploy.yml")["jobs"]["deploy"]["steps"]
+    ids = [s.get("id") for s in steps]
+    undo = next(s for s in steps if "params restore" in s.get("run", ""))
+    assert undo["if"] == ("failure() && steps.push.outcome == 'success' && "
+                          "steps.smoke.outcome == 'failure'")
+    assert ids.index("push") < ids.index("smoke") < steps.index(undo)
+    assert undo["env"] == {"BEFORE_PUSH": "${{ steps.push.outputs.before }}"}
+    push = steps[ids.index("push")]["run"]
+    assert push.index('echo "before=') < push.index("sleep 1") < push.index("params push")
+    assert workflows.garmaxctl_lines(undo["run"]) == [
+        ["params", "restore", "--as-of", "$BEFORE_PUSH", "--prune", "--yes", "-o", "json"]]
+    summary = steps[-1]
+    assert summary["if"] == "always()" and "ci_summary.py" in summary["run"]
