@@ -56,7 +56,8 @@ def test_global_option_names_and_version_is_not_run(cli) -> None:
     names = complete(cli, "--")
     assert {"--stage", "--output", "--install-completion", "--show-completion"} <= set(names)
     # --version on the line is not acted on while completing: the commands follow it.
-    assert "alarms" in complete(cli, "--version ")
+    assert complete(cli, "--version ") == [e.name for e in registry.children(())
+                                           if not e.hidden]
 
 
 # ----------------------------------------------------------------------------- stages
@@ -138,6 +139,19 @@ def test_a_failing_walk_of_the_tree_offers_nothing(cli, monkeypatch) -> None:
 
     monkeypatch.setattr(shell_completion, "_resolve_context", broken)
     assert complete(cli, "alarms ") == []
+
+
+def test_a_failure_outside_the_walk_prints_nothing(cli, monkeypatch) -> None:
+    """Not even the JSON error document a failed run prints under GARMAX_OUTPUT=json: the
+    shell would offer its words as completions."""
+    from garmaxctl import completion
+
+    def broken(*args: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(completion, "use_garmax_shells", broken)
+    result = cli(env={**bash_env("alarms "), "GARMAX_OUTPUT": "json"})
+    assert (result.exit_code, result.stdout, result.stderr) == (1, "", "")
 
 
 # ----------------------------------------------------------------------------- zsh, fish
