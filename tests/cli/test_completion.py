@@ -235,6 +235,23 @@ def test_bash_completes_through_the_script_garmaxctl_shows(tmp_path: Path) -> No
     assert done.stdout.splitlines() == ["DEV", "tryon", " ".join(SHORT), "alarms"]
 
 
+@pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
+def test_fish_completes_through_the_script_garmaxctl_shows(tmp_path: Path) -> None:
+    """fish's own completion engine (`complete -C`), from the script garmaxctl shows."""
+    stage_alarms.write_name_cache("DEV", ALARMS)
+    script = ("garmaxctl --show-completion | source\n"
+              "for line in 'garmaxctl -s d' 'garmaxctl logs tail t' "
+              "'garmaxctl alarms show -s dev L'\n"
+              "    complete -C $line\n"
+              "end\n")
+    full = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+            "HOME": str(tmp_path)}
+    done = subprocess.run([str(shutil.which("fish")), "--no-config", "-c", script], env=full,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["DEV", "tryon\tTryonProcessor", "LambdaErrors"]
+
+
 def test_install_completion_in_bash(tmp_path: Path) -> None:
     done = _bash("garmaxctl --install-completion", tmp_path)
     assert done.returncode == 0, done.stderr
