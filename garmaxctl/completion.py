@@ -126,6 +126,13 @@ class _GarmaxShell(ShellComplete):
         except Exception:  # never a traceback in the user's shell: no completions
             return []
 
+    def format_completion(self, item: CompletionItem) -> str:
+        if item.help and self.name != "bash":  # Typer renders help with rich_utils: lean
+            from garmaxctl.cli import import_rich_utils
+
+            import_rich_utils()
+        return super().format_completion(item)  # type: ignore[safe-super]  # the shell's
+
 
 def shell_class(base: type[ShellComplete], split: Split,
                 takes_value: Callable[[str], bool]) -> type[ShellComplete]:
@@ -140,9 +147,6 @@ def use_garmax_shells(split: Split, takes_value: Callable[[str], bool]) -> None:
     from typer._click import shell_completion
     from typer._completion_classes import completion_init
 
-    from garmaxctl.cli import import_rich_utils
-
-    import_rich_utils()  # zsh and fish render help text with it: the lean import
     completion_init()
     for name in ("bash", "zsh", "fish", "powershell", "pwsh"):
         base = shell_completion.get_completion_class(name)
