@@ -43,6 +43,12 @@ GLOBAL_OPTIONS: dict[str, bool] = {
 
 def hoist_global_options(args: Sequence[str]) -> list[str]:
     """Move global options (and their values) in front of the command words."""
+    front, rest = split_global_options(args)
+    return front + rest
+
+
+def split_global_options(args: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(the global options with their values, the other words), each in typed order."""
     front: list[str] = []
     rest: list[str] = []
     items = list(args)
@@ -65,7 +71,12 @@ def hoist_global_options(args: Sequence[str]) -> list[str]:
         else:
             rest.append(token)
         i += 1
-    return front + rest
+    return front, rest
+
+
+def takes_value(token: str) -> bool:
+    """A global option that takes the next word as its value (``-s``, ``--output``)."""
+    return GLOBAL_OPTIONS.get(token, False)
 
 
 def takes_short_value(token: str) -> bool:
@@ -122,6 +133,22 @@ class RootGroup(GarmaxGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+    def _main_shell_completion(self, ctx_args: Any, prog_name: str,
+                               complete_var: str | None = None) -> None:
+        """Shell completion (``_GARMAXCTL_COMPLETE`` set by the script Typer installs):
+        garmaxctl's values and its way of parsing the line (garmaxctl.completion)."""
+        var = complete_var or f"_{prog_name}_COMPLETE".replace("-", "_").upper()
+        if not os.environ.get(var):
+            return
+        try:
+            from garmaxctl import completion
+
+            completion.teach_root_options(self)
+            completion.use_garmax_shells(split_global_options, takes_value)
+            super()._main_shell_completion(ctx_args, prog_name, complete_var)
+        except Exception:  # no error text where the shell expects completions
+            sys.exit(1)
 
 
 def _never_fail_to_print() -> None:
@@ -252,8 +279,8 @@ def _file_error(exc: OSError) -> tuple[int, str, str, Any]:
             _redact(f"cannot use {shown}: {reason}"), None)
 
 
-def _version_callback(value: bool) -> None:
-    if value:
+def _version_callback(ctx: typer.Context, value: bool) -> None:
+    if value and not ctx.resilient_parsing:  # not while a shell completes the line
         from garmaxctl import build_info
 
         typer.echo(f"garmaxctl {__version__} ({build_info.describe()})")
@@ -265,7 +292,7 @@ app = typer.Typer(
     name="garmaxctl",
     help="Deploy and operate the GARMAX AI platform on AWS (LOCAL: the embedded emulator).",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion, --show-completion (garmaxctl.completion)
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},

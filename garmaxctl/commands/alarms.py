@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from garmaxctl import output
+from garmaxctl import completion, output
 from garmaxctl.cli import confirm, options
 
 STATE_CHOICES = ("ALARM", "OK", "INSUFFICIENT_DATA")
@@ -72,7 +72,8 @@ def list_outcome(result: Any) -> output.Outcome:
 
 def show(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="The alarm: short (LambdaErrors) or full name."),
+    name: str = typer.Argument(..., help="The alarm: short (LambdaErrors) or full name.",
+                               autocompletion=completion.alarms),
 ) -> output.Outcome:
     """One alarm: its condition in words, metrics, actions, state and last transitions."""
     from garmaxctl.services import alarms
@@ -118,8 +119,8 @@ def _event_json(e: Any) -> dict[str, Any]:
 
 def history(
     ctx: typer.Context,
-    name: str | None = typer.Argument(None, help="One alarm (short or full); all by "
-                                                 "default."),
+    name: str | None = typer.Argument(None, help="One alarm (short or full); all by default.",
+                                      autocompletion=completion.alarms),
     since: str = typer.Option("7d", "--since", help="How far back: 1h, 7d, or an ISO time."),
     flapping: bool = typer.Option(False, "--flapping",
                                   help="Only alarms with ≥ 4 state changes in an hour."),
@@ -157,7 +158,8 @@ def history_outcome(h: Any) -> output.Outcome:
 
 def test(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="The alarm: short (LambdaErrors) or full name."),
+    name: str = typer.Argument(..., help="The alarm: short (LambdaErrors) or full name.",
+                               autocompletion=completion.alarms),
     timeout: str = typer.Option("60s", "--timeout", help="How long to wait for the proof."),
 ) -> output.Outcome:
     """Set the alarm to ALARM, show that its notification was accepted, put it back.
@@ -192,7 +194,8 @@ def test_outcome(result: Any) -> output.Outcome:
 
 def mute(
     ctx: typer.Context,
-    name: str | None = typer.Argument(None, help="The alarm (short or full name)."),
+    name: str | None = typer.Argument(None, help="The alarm (short or full name).",
+                                      autocompletion=completion.alarms),
     every: bool = typer.Option(False, "--all", help="Every alarm of the stage."),
     for_: str = typer.Option(..., "--for", metavar="DURATION",
                              help="How long: 30m, 2h, 3d (15d at most)."),
@@ -214,7 +217,8 @@ def mute(
 
 def unmute(
     ctx: typer.Context,
-    name: str | None = typer.Argument(None, help="The alarm (short or full name)."),
+    name: str | None = typer.Argument(None, help="The alarm (short or full name).",
+                                      autocompletion=completion.alarms),
     every: bool = typer.Option(False, "--all", help="Every alarm of the stage."),
 ) -> output.Outcome:
     """Remove garmaxctl's mute rule of the alarm (or of every alarm)."""

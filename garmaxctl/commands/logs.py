@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from garmaxctl import cli, output
+from garmaxctl import cli, completion, output
 
 LABEL_WIDTH = 7  # "webhook", "billing", "access"
 LEVEL_WIDTH = 5  # "ERROR"; WARNING and CRITICAL push the message right
@@ -68,7 +68,7 @@ def _groups(groups: Any) -> str:
 def tail(
     ctx: typer.Context,
     functions: list[str] | None = typer.Argument(
-        None, metavar="[FUNCTION]...",
+        None, metavar="[FUNCTION]...", autocompletion=completion.functions,
         help="api, webhook, tryon, render, billing (default: all five)."),
     all_groups: bool = typer.Option(False, "--all",
                                     help="Every log group of the stack (access log too)."),

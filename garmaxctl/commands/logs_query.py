@@ -10,12 +10,13 @@ from typing import Any
 
 import typer
 
-from garmaxctl import output
+from garmaxctl import completion, output
 from garmaxctl.cli import GlobalOptions, options
 
 WIDTH = 80  # every table reads at an 80-column terminal
 LONG = 32  # a value longer than this is shown as a stacked line, not in a column
 FUNCTIONS = typer.Argument(None, metavar="[FUNCTION]...",
+                           autocompletion=completion.functions,
                            help="api, webhook, tryon, render, billing (default: the "
                                 "preset's, else all five).")
 SINCE = typer.Option(None, "--since", help="How far back: 15m, 1h, 7d, or an ISO time "
