@@ -352,12 +352,15 @@ def check_alarms(target: StageTarget) -> CheckResult:
     name = "alarms"
     firing = alarms_in_alarm(target)
     activity = contract.alarm_name(contract.Alarm.ACTIVITY, target.name)
-    # The activity alarm is a wake-up signal for idle, not a fault.
+    # The activity alarm is a wake-up signal for idle, not a fault: outside idle it is in
+    # ALARM whenever the API had traffic (its actions are off), which says nothing.
     faults = [a["AlarmName"] for a in firing if a["AlarmName"] != activity]
-    data = {"in_alarm": [a["AlarmName"] for a in firing]}
+    traffic_while_idle = len(firing) > len(faults) and target.idle
+    data = {"in_alarm": [a["AlarmName"] for a in firing],
+            "notable": faults + ([activity] if traffic_while_idle else [])}
     if faults:
         return CheckResult(name, WARN, "in ALARM: " + ", ".join(faults), data=data)
-    note = " (activity alarm in ALARM: traffic while idle)" if len(firing) > len(faults) else ""
+    note = " (activity alarm in ALARM: traffic while idle)" if traffic_while_idle else ""
     return CheckResult(name, OK, "none in ALARM" + note, data=data)
 
 

@@ -106,7 +106,8 @@ def stage_status(target: StageTarget, *, health_timeout: float = 10.0) -> StageS
     result.problems += [f"{c.name}: {c.detail}" for c in report.problems()]
     alarms = next((c for c in report.checks if c.name == "alarms"), None)
     if alarms is not None:
-        result.alarms_in_alarm = list(alarms.data.get("in_alarm", []))
+        # Those health calls notable: not the activity alarm outside idle (services.health).
+        result.alarms_in_alarm = list(alarms.data.get("notable", []))
     return result
 
 

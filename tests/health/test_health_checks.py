@@ -5,6 +5,7 @@ The DEV fixture (conftest) has every resource and a fake API; each test breaks o
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -92,10 +93,21 @@ def test_queue_depth_is_reported_not_failed(dev) -> None:
 def test_alarm_in_alarm_degrades_but_the_activity_alarm_does_not(dev) -> None:
     cloudwatch = dev.client("cloudwatch")
     cloudwatch.set_alarm_state(AlarmName=contract.alarm_name(contract.Alarm.ACTIVITY, DEV),
-                               StateValue="ALARM", StateReason="traffic while idle")
+                               StateValue="ALARM", StateReason="traffic")
     report = health.run_health(dev.target())
     assert report.status == health.HEALTHY
-    assert "activity alarm" in by_name(report)["alarms"].detail
+    assert by_name(report)["alarms"].detail == "none in ALARM"  # traffic outside idle: normal
+    assert by_name(report)["alarms"].data["notable"] == []
+    from garmaxctl.stage.idle_state import snapshot_param
+
+    dev.client("ssm").put_parameter(Name=snapshot_param(DEV), Type="String", Value=json.dumps(
+        {"schema": 1, "stage": DEV, "phase": "idle", "resources": {}}))
+    report = health.run_health(dev.target())  # idle: the same alarm is news
+    assert report.status == health.HEALTHY
+    assert "activity alarm in ALARM: traffic while idle" in by_name(report)["alarms"].detail
+    assert by_name(report)["alarms"].data["notable"] == [
+        contract.alarm_name(contract.Alarm.ACTIVITY, DEV)]
+    dev.client("ssm").delete_parameter(Name=snapshot_param(DEV))
     name = contract.alarm_name(contract.Alarm.LAMBDA_ERRORS, DEV)
     cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="test")
     report = health.run_health(dev.target())

@@ -134,6 +134,22 @@ def test_health_reports_alarms_in_alarm(local, cli) -> None:
         cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="restored")
 
 
+def test_the_activity_alarm_outside_idle_is_no_fault_nor_news(local, cli) -> None:
+    """After any API traffic the activity alarm is in ALARM (its actions off): health and
+    status say nothing of it unless the stage is idle (then: traffic while idle)."""
+    cloudwatch = local.client("cloudwatch")
+    name = contract.alarm_name(contract.Alarm.ACTIVITY, STAGE)
+    cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="traffic")
+    try:
+        _, document = cli.json("health")
+        alarms = checks_of(document)["alarms"]
+        assert alarms["status"] == "ok" and alarms["detail"] == "none in ALARM"
+        _, document = cli.json("status")
+        assert document["data"]["alarms_in_alarm"] == []
+    finally:
+        cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="restored")
+
+
 def test_paused_function_is_broken_unless_an_idle_snapshot_exists(local, cli) -> None:
     lambda_client = local.client("lambda")
     name = contract.function_name(contract.Function.BILLING_PROCESSOR, STAGE)
