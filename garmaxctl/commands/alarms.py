@@ -145,7 +145,9 @@ def history_outcome(h: Any) -> output.Outcome:
     flappers = {f.alarm for f in h.flapping}
     rows = [(_stamp(e.time)[5:], e.short + (" ⚑" if e.alarm in flappers else ""), e.change)
             for e in h.events]
-    lines = [] if h.events else ["no state changes or actions in that time"]
+    nothing = ("no alarm changed state 4 times or more within an hour in that time"
+               if h.flapping_only else "no state changes or actions in that time")
+    lines = [] if h.events else [nothing]
     lines += [f"flapping: {f.short}: {f.transitions} state changes within an hour from "
               f"{_stamp(f.window_start)}" for f in h.flapping]
     return output.Outcome(data=data, lines=lines, tables=[output.Table(

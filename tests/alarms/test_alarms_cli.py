@@ -247,6 +247,11 @@ def test_history_flags_an_alarm_with_four_changes_in_an_hour(
     assert {e["alarm"] for e in document["data"]["events"]} == {flappy}
     _, document = cli.json("-s", "dev", "alarms", "history", "ApiErrorRate", "--since", "2h")
     assert [e["type"] for e in document["data"]["events"]] == ["StateUpdate", "Action"]
+    # The calm alarm changed state and ran an action in that time, but did not flap.
+    table = cli("-s", "dev", "alarms", "history", "ApiErrorRate", "--flapping",
+                "--since", "2h").stdout
+    assert "no alarm changed state 4 times or more within an hour" in table
+    assert "no state changes or actions" not in table
     result = cli("-s", "dev", "alarms", "history", "--since", "soon")
     assert result.exit_code == 2  # bad time range: stage.timerange
 
