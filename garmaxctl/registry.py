@@ -75,7 +75,8 @@ def command(path: str, help: str, module: str, function: str | None = None, *,
 
 REGISTRY: tuple[Entry, ...] = (
     command("doctor", "Check tools, credentials, the emulator (LOCAL) and .env for the "
-                      "stage.", "doctor"),
+                      "stage.", "doctor",
+            actions=P.DOCTOR),
     command("synth", "Synthesize GarmaxAiStack-{STAGE} (skipped when nothing changed).",
             "deploy"),
     command("diff", "Show what a deploy would change (the CDK diff).", "deploy",
