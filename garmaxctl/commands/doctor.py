@@ -51,7 +51,7 @@ def _permissions(opts: GlobalOptions) -> output.Outcome:
 
 
 def permissions_outcome(report: AccessReport) -> output.Outcome:
-    rows = [(c.command, c.verdict, " ".join(sorted({d.action for d in c.denied})) or "-")
+    rows = [(c.command, c.verdict, denied_cell({d.action for d in c.denied}) or "-")
             for c in report.commands]
     table = output.Table(columns=("command", "verdict", "denied"), rows=rows,
                          stacked=("denied",),
@@ -71,3 +71,27 @@ def permissions_outcome(report: AccessReport) -> output.Outcome:
                                       "decision": d.decision} for d in c.denied]}
                          for c in report.commands]}
     return output.Outcome(data=data, tables=[table], lines=lines)
+
+
+DENIED_WIDTH = 40  # with the command and the verdict, the table fits 80 columns whole
+
+
+def denied_cell(actions: set[str], width: int = DENIED_WIDTH) -> str:
+    """The denied actions by service, ``ssm: DeleteParameter PutParameter``, in lines of at
+    most ``width`` characters (a longer action alone on its line), so that no command name
+    is folded to make room at 80 columns."""
+    by_service: dict[str, list[str]] = {}
+    for action in sorted(actions):
+        service, _, name = action.partition(":")
+        by_service.setdefault(service, []).append(name)
+    lines: list[str] = []
+    for service, names in by_service.items():
+        line = f"{service}:"
+        for name in names:
+            if len(line) + 1 + len(name) <= width:
+                line += " " + name
+            else:
+                lines.append(line)
+                line = "  " + name
+        lines.append(line)
+    return "\n".join(lines)
