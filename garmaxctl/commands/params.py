@@ -115,7 +115,7 @@ def _report_outcome(report: PushReport, plan: ParamsPlan) -> output.Outcome:
 def _detail(result: WriteResult) -> str | None:
     if not result.error_code:
         return result.note
-    if result.error and result.error.startswith(("recreate failed: ", "AccessDenied: ")):
+    if result.error and result.error.startswith("recreate failed: "):
         return result.error  # names the AWS error code itself
     return f"{result.error_code}: {result.error}"
 

@@ -20,7 +20,7 @@ The caller (``sts:GetCallerIdentity``):
 - anything else (the root user, a federated user) cannot be simulated: an error says so.
 
 moto has no ``SimulatePrincipalPolicy``: this is for real stages (the command refuses
-LOCAL). Tests answer it with AWS's documented shapes (tests/doctor/).
+LOCAL). Tests answer it in AWS's documented shapes (tests/iam/test_doctor_permissions.py).
 """
 
 from __future__ import annotations
