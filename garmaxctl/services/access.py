@@ -167,7 +167,9 @@ def simulate(iam: Any, principal: str, needed: Iterable[P.Permission]
         for start in range(0, len(actions), PAGE):  # ActionNames: at most one page's worth
             chunk = actions[start:start + PAGE]
             request: dict[str, Any] = {"PolicySourceArn": principal, "ActionNames": chunk,
-                                       "ResourceArns": [resource], "MaxItems": PAGE}
+                                       "MaxItems": PAGE}
+            if resource != P.ANY:  # left out, the simulator evaluates "*" (the default)
+                request["ResourceArns"] = [resource]
             if condition:
                 request["ContextEntries"] = _context(condition)
             marker = None

@@ -62,12 +62,13 @@ def test_everything_allowed_asks_once_per_resource_with_concrete_arns(cli, fake)
     assert verdicts["params push"]["verdict"] == "allowed"
     assert verdicts["audit list"]["verdict"] == "no AWS action"
     assert "local up" not in verdicts and "params apply" not in verdicts  # LOCAL, alias
-    asked = {(s["ResourceArns"][0], tuple(
+    asked = {((s.get("ResourceArns") or ["*"])[0], tuple(
         ("StringEquals", c["ContextKeyName"], c["ContextKeyValues"][0])
         for c in s.get("ContextEntries", []))) for s in fake.simulations}
     assert asked == _expected_batches()
     assert len(fake.simulations) == len(asked) == data["requests"]  # one request each
-    assert all("${" not in s["ResourceArns"][0] for s in fake.simulations)
+    assert all("${" not in str(s) for s in fake.simulations)
+    assert not any(s.get("ResourceArns") == ["*"] for s in fake.simulations)
     assert all(s["PolicySourceArn"] == USER_ARN for s in fake.simulations)
     # KMS is allowed only through Parameter Store / RDS: the simulation carries it.
     kms = [s for s in fake.simulations if any(a.startswith("kms:") for a in s["ActionNames"])]
