@@ -33,12 +33,13 @@ moto 5.2.5, ``moto/core/responses.py``, ``moto/iam/access_control.py``):
   Lambda and API Gateway with ``SignatureDoesNotMatch`` (``health``, ``status``,
   ``verify``, ``idle *``, ``smoke``); moto authorises Budgets' reads as
   ``budgets:DescribeBudget*`` where IAM says ``budgets:ViewBudget`` (``budget status``);
-  ``cost forecast`` (moto answers ``GetCostForecast`` with a 500), ``dr *`` (moto's RDS
-  restore and KMS grants), ``deploy``/``diff``/``destroy``/``bootstrap`` (the CDK CLI, a
-  Node.js subprocess, assumes the CDK roles), ``alarms mute``/``unmute`` (moto lacks the
-  mute rules), ``audit list``/``show`` (no AWS call), ``doctor`` (``sts:GetCallerIdentity``
-  needs no permission, in moto as in AWS; ``--permissions`` needs IAM's simulator, which
-  moto lacks), ``local *`` (the emulator only).
+  ``cost forecast`` (moto has no ``GetCostForecast``), ``dr *`` (moto's restorable
+  window differs from RDS's: the dr tests answer ``DescribeDBClusters`` themselves, so it
+  never reaches moto's authorisation), ``deploy``/``diff``/``destroy``/``bootstrap``
+  (the CDK CLI, a Node.js subprocess, assumes the CDK roles), ``alarms mute``/``unmute``
+  (moto lacks the mute rules), ``audit list``/``show`` (no AWS call), ``doctor``
+  (``sts:GetCallerIdentity`` needs no permission, in moto as in AWS; ``--permissions``
+  needs IAM's simulator, which moto lacks), ``local *`` (the emulator only).
 
 moto's authentication is process-wide (``moto.settings``): the fixture turns it on inside
 its own ``mock_aws`` only after the setup, and restores it on the way out, checked; the
