@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from garmaxctl import redact, run
+from garmaxctl import permissions, redact, run
 from garmaxctl.shared.errors import AccountMismatchError, AwsError, CredentialsError, GarmaxError
 from garmaxctl.shared.stages import StageConfig
 
@@ -182,6 +183,7 @@ class AwsTarget:
             ) from exc
 
     def _hooked(self, session: Any) -> Any:
+        session.events.register("after-call", _note_denied_action)
         return log_the_wire(record_calls(session, self.command))
 
     def client(self, service: str, **config: Any) -> Any:
@@ -323,9 +325,9 @@ def translate_error(exc: BaseException, stage: str) -> GarmaxError:
         message = redact.redact(" ".join(str(error.get("Message", "")).split()))[:200]
         operation = getattr(exc, "operation_name", "the call")
         if code in _ACCESS_DENIED:
-            return AwsError(f"access denied for {operation} on stage {stage}: {message}",
-                            code="access_denied",
-                            hint="use a role or profile that allows it (--profile)")
+            denial = access_denied(exc)
+            assert denial is not None
+            return AwsError(denial.what(), code="access_denied", hint=denial.fix())
         if code in _THROTTLED:
             return AwsError(f"AWS throttled {operation} after {MAX_ATTEMPTS} attempts",
                             code="throttled", hint="wait a minute and run the command again")
@@ -338,3 +340,69 @@ def translate_error(exc: BaseException, stage: str) -> GarmaxError:
         return AwsError(f"AWS error {code} in {operation}: {message}", code="aws_error")
     return AwsError(f"AWS client error: {name}: "
                     f"{redact.redact(' '.join(str(exc).split()))[:200]}")
+
+
+# --------------------------------------------------------------------------- access denied
+# AWS names the denied action in its message: "User: arn:aws:iam::123:user/x is not
+# authorized to perform: ssm:PutParameter on resource: arn:aws:ssm:…:parameter/… because
+# no identity-based policy allows the ssm:PutParameter action" (IAM User Guide,
+# "Troubleshoot access denied error messages"). Where it does not (S3's "Access Denied"),
+# the action is the failed call's, mapped as IAM names it (``permissions.iam_action``),
+# noted on the error response by an after-call hook on every session.
+DENIED_ACTION_KEY = "GarmaxIamAction"
+_DENIED_ACTION = re.compile(r"not authorized to perform:?\s+([A-Za-z0-9-]+:[A-Za-z0-9*]+)")
+_DENIED_RESOURCE = re.compile(r"\bon resource:?\s+(\S+?)(?:\s+because\b|\s+with\b|\s*$)")
+_DENIED_PRINCIPAL = re.compile(r"\bUser:?\s+(arn:\S+)")
+
+
+def _note_denied_action(http_response: Any = None, parsed: Any = None, model: Any = None,
+                        **_: Any) -> None:
+    if http_response is None or model is None or not isinstance(parsed, dict) or \
+            http_response.status_code < 300:
+        return
+    if str((parsed.get("Error") or {}).get("Code")) in _ACCESS_DENIED:
+        parsed[DENIED_ACTION_KEY] = permissions.iam_action(model.service_model.signing_name,
+                                                           model.name)
+
+
+@dataclass(frozen=True)
+class Denial:
+    """An AccessDenied answer: which action on what was refused to whom, for which command."""
+
+    action: str | None
+    resource: str | None
+    principal: str | None
+    command: str
+
+    def what(self) -> str:
+        text = f"AccessDenied: {self.action or 'the call'}"
+        if self.resource:
+            text += f" on {self.resource}"
+        text += " is not allowed"
+        return text + (f" for {self.principal}" if self.principal else "")
+
+    def fix(self) -> str:
+        """The policy to attach (docs/iam/), from the registry's roles."""
+        return permissions.policy_hint(self.command)
+
+    def line(self) -> str:
+        return f"{self.what()}; {self.fix()}"
+
+
+def access_denied(exc: BaseException, command: str | None = None) -> Denial | None:
+    """The denial an AWS error carries (None: not an access denied error). ``command``:
+    the command whose policy to name (default: this run's)."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return None
+    error = response.get("Error") or {}
+    if str(error.get("Code")) not in _ACCESS_DENIED:
+        return None
+    message = " ".join(str(error.get("Message") or "").split())
+    action = _DENIED_ACTION.search(message)
+    resource = _DENIED_RESOURCE.search(message) if action else None
+    principal = _DENIED_PRINCIPAL.search(message)
+    return Denial(action=action.group(1) if action else response.get(DENIED_ACTION_KEY),
+                  resource=redact.redact(resource.group(1)) if resource else None,
+                  principal=principal.group(1) if principal else None,
+                  command=run.current().command if command is None else command)

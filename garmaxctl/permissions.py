@@ -120,6 +120,10 @@ MUTE_RULES = _arn("cloudwatch", "alarm-mute-rule:garmaxctl-mute-"
 # GetQueryResults, StartLiveTail): the group's ARN, and the same with ``:*`` (its streams).
 LOG_GROUP_STREAMS = LOG_GROUPS + ":*"
 API_LOG_GROUP_STREAMS = API_LOG_GROUP + ":*"
+# doctor --permissions: the caller's own user or role, simulated (and a role read for its
+# real ARN: an SSO role lives under a path).
+CALLER_USERS = _arn("iam", "user/*", region=False)
+CALLER_ROLES = _arn("iam", "role/*", region=False)
 # dr: the source cluster and the clusters it restores (``{source}-restored-…``,
 # ``{source}-drill-…``), their writer instances, and what a restore names of the source:
 # its subnet group and parameter groups (CloudFormation names them after the stack, lower
@@ -158,6 +162,8 @@ RESOURCE_NAMES: dict[str, str] = {
     DB_CLUSTER_PARAMETER_GROUPS: "DatabaseClusterParameterGroups",
     DB_PARAMETER_GROUPS: "DatabaseParameterGroups", DB_OPTION_GROUPS: "DatabaseOptionGroups",
     DB_CLUSTER_SNAPSHOTS: "DatabaseClusterSnapshots",
+    # doctor --permissions: the caller's own user or role (defined with DOCTOR below).
+    CALLER_USERS: "CallerUsers", CALLER_ROLES: "CallerRoles",
 }
 
 # Actions that take no resource-level permission (the Service Authorization Reference
@@ -180,6 +186,9 @@ ONLY_STAR: dict[str, str] = {
     "cloudwatch:ListAlarmMuteRules": "alarms finds garmaxctl's mute rules of the stage's "
                                      "alarms in the account's list",
     "logs:StopQuery": "a query is named by its id (logs query stops its own on a timeout)",
+    "sts:GetCallerIdentity": "who the caller is (every real-stage command, doctor "
+                             "--permissions); AWS requires no permission for it, listed so "
+                             "the table names every call doctor makes",
 }
 
 # Actions newer than the policy linter's copy of the Service Authorization Reference
@@ -370,6 +379,13 @@ DR_DRILL = union(
 IDLE_DOWN = union(READ_IDLE, CHANGE_IDLE)
 IDLE_UP = union(READ_IDLE, CHANGE_IDLE)
 
+# doctor --permissions (real stages): who the caller is, its role's real ARN (an SSO role
+# lives under a path), and IAM's policy simulator for every command's actions. The caller
+# simulates itself: the principal is its own user or role, which IAM names by account.
+DOCTOR = union(allow("sts:GetCallerIdentity", ANY),
+               allow("iam:SimulatePrincipalPolicy", CALLER_USERS, CALLER_ROLES),
+               allow("iam:GetRole", CALLER_ROLES))
+
 # --------------------------------------------------------------------------- roles
 # Which commands each published policy covers (issue 13); a command not yet in the
 # registry is skipped. `bootstrap` is an administrator's one-off: docs/iam/bootstrap.json.
@@ -405,6 +421,69 @@ def role_commands(role: str, known: Iterable[str]) -> list[str]:
     present = set(known)
     wanted = [*ROLES[role], *(c for r in INCLUDES.get(role, ()) for c in ROLES[r])]
     return sorted({c for c in wanted if c in present})
+
+
+POLICY_DIR = "docs/iam"
+
+
+def policy_files(command: str) -> list[str]:
+    """The published policies that hold ``command``'s actions, as files to attach:
+    ``["docs/iam/operator.json beside docs/iam/readonly.json", "docs/iam/ci-deploy.json"]``
+    (a role that includes another is attached beside it); ``[]`` when none does."""
+    files = []
+    for role, commands in ROLES.items():
+        if command in commands:
+            beside = "".join(f" beside {POLICY_DIR}/{r}.json" for r in INCLUDES.get(role, ()))
+            files.append(f"{POLICY_DIR}/{role}.json{beside}")
+    return files
+
+
+def policy_hint(command: str) -> str:
+    """What to attach so ``command`` may run (the access-denied message's fix)."""
+    files = policy_files(command) if command else []
+    if files:
+        return (f"`{command}` needs {' or '.join(files)} (see {POLICY_DIR}/commands.md), "
+                "or use another --profile")
+    if command:
+        return (f"no published policy holds `{command}`: its actions are in "
+                f"{POLICY_DIR}/commands.md; or use another --profile")
+    return f"see {POLICY_DIR}/commands.md, or use a role or profile that allows it (--profile)"
+
+
+# --------------------------------------------------------------------------- actions
+# A call's IAM action: the client's signing name is the service prefix except where AWS
+# says otherwise (CloudWatch signs as "monitoring", its actions are "cloudwatch:"), and a
+# few operations are authorised as another action (Service Authorization Reference and
+# each API's "Permissions" section). The test suite's call recorder (tests/iam/) and the
+# access-denied message (garmaxctl.aws) map calls with these.
+SERVICE_PREFIX = {"monitoring": "cloudwatch"}
+OPERATION_ACTIONS: dict[tuple[str, str], str | None] = {
+    ("s3", "HeadBucket"): "s3:ListBucket",  # S3 API reference, HeadBucket "Permissions"
+    ("s3", "HeadObject"): "s3:GetObject",  # HeadObject "Permissions"
+    ("s3", "ListObjectsV2"): "s3:ListBucket",
+    ("s3", "DeleteObjects"): "s3:DeleteObject",
+    ("s3", "GetPublicAccessBlock"): "s3:GetBucketPublicAccessBlock",
+    ("lambda", "Invoke"): "lambda:InvokeFunction",
+    # AWS Budgets: every read of a budget, its notifications and subscribers is ViewBudget.
+    ("budgets", "DescribeBudget"): "budgets:ViewBudget",
+    ("budgets", "DescribeBudgets"): "budgets:ViewBudget",
+    ("budgets", "DescribeNotificationsForBudget"): "budgets:ViewBudget",
+    ("budgets", "DescribeSubscribersForNotification"): "budgets:ViewBudget",
+    # "No permissions are required to perform this operation" (STS API reference).
+    ("sts", "GetCallerIdentity"): None,
+    # Made by botocore's assume-role credential provider for a profile with role_arn, with
+    # the profile's source credentials: a permission of the source, not of the role the
+    # policy is for. (The CDK roles are assumed by the CDK CLI, never in-process.)
+    ("sts", "AssumeRole"): None,
+}
+
+
+def iam_action(signing_name: str, operation: str) -> str | None:
+    """The IAM action a call of ``operation`` needs (None: none)."""
+    prefix = SERVICE_PREFIX.get(signing_name, signing_name)
+    if (prefix, operation) in OPERATION_ACTIONS:
+        return OPERATION_ACTIONS[(prefix, operation)]
+    return f"{prefix}:{operation}"
 
 
 def policy_document(permissions: Iterable[Permission]) -> dict[str, object]:

@@ -79,7 +79,8 @@ def command(path: str, help: str, module: str, function: str | None = None, *,
 REGISTRY: tuple[Entry, ...] = (
     command("doctor", "Check tools, credentials, the emulator (LOCAL) and .env for the "
                       "stage.", "doctor",
-            example="garmaxctl -s DEV doctor"),
+            actions=P.DOCTOR,
+            example="garmaxctl -s DEV doctor --permissions"),
     command("synth", "Synthesize GarmaxAiStack-{STAGE} (skipped when nothing changed).",
             "deploy",
             example="garmaxctl -s QA synth --validate"),

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from garmaxctl import cli, output
+from garmaxctl import cli, output, permissions, run
 from garmaxctl.cli import GlobalOptions, options
 from garmaxctl.shared.errors import ChangesFound, PartialFailureError, UsageError
 
@@ -96,7 +96,14 @@ def _report_outcome(report: PushReport, plan: ParamsPlan) -> output.Outcome:
         # A failed type replacement says what the parameter holds now (put back, or lost).
         lines = [lines[0], message] + [f"{r.key or r.name}: {r.note}" for r in report.failed
                                        if r.note]
-        failure = PartialFailureError(message)
+        # Refused by IAM: the one-line error names the action and the policy to attach.
+        denied = next((r.error for r in report.failed
+                       if r.error and r.error.startswith("AccessDenied: ")), None)
+        failure = PartialFailureError(
+            f"{denied}; {message}" if denied else message,
+            hint=permissions.policy_hint(run.current().command) if denied else None)
+        if denied:
+            lines[1] = failure.one_line()
     data = {"report": report, "written": [r.key or r.name for r in report.written],
             "failed": [r.key or r.name for r in report.failed], "counts": plan.counts}
     changed = [f"{r.action} {r.key or r.name}" + (f" v{r.version}" if r.version else "")

@@ -98,6 +98,20 @@ def budget_spend(world: World) -> None:
               "used": {"N": "3"}})
 
 
+def doctor_permissions(world: World) -> None:
+    """An IAM Identity Center role that may read but not change the stage (IAM's policy
+    simulator answered as AWS does, tests/iam/fake_iam.py)."""
+    from tests.iam.fake_iam import SSO_ROLE, SSO_ROLE_ARN, FakeIam, install
+
+    writes = ("Put", "Delete", "Update", "Register", "Start", "Stop", "Set", "Enable",
+              "Disable", "Restore", "Create")
+    install(world.monkeypatch, FakeIam(
+        caller=f"arn:aws:sts::{MOTO_ACCOUNT}:assumed-role/{SSO_ROLE}/alice@example.com",
+        roles={SSO_ROLE: SSO_ROLE_ARN},
+        decide=lambda action, resource: "implicitDeny"
+        if action.split(":")[1].startswith(writes) else "allowed"))
+
+
 def idle_up_after_down(world: World) -> None:
     idle_stage_down(world)
 
@@ -116,6 +130,8 @@ class Case:
 CASES = [
     Case("doctor_local", ("doctor",), doctor_local),
     Case("doctor_dev", ("-s", "dev", "doctor"), doctor_dev, aws=True),
+    Case("doctor_permissions", ("-s", "dev", "doctor", "--permissions"), doctor_permissions,
+         aws=True),
     Case("config_show", ("config", "show"), valid_env),
     Case("config_validate_invalid", ("config", "validate"), invalid_env),
     Case("params_plan", ("-s", "dev", "params", "plan"), params_stage, aws=True),

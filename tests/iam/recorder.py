@@ -26,32 +26,10 @@ from typing import Any
 from garmaxctl import permissions as P
 from garmaxctl import registry
 
-# A client's signing name is the IAM service prefix except where AWS says otherwise:
-# CloudWatch signs as "monitoring" (its endpoint prefix) but its IAM actions are
-# "cloudwatch:" (Service Authorization Reference, "Amazon CloudWatch").
-SERVICE_PREFIX = {"monitoring": "cloudwatch"}
-
-# Operations whose IAM action has another name (Service Authorization Reference and each
-# API's "Permissions" section); None: the call needs no permission of the caller's.
-OPERATION_ACTIONS: dict[tuple[str, str], str | None] = {
-    ("s3", "HeadBucket"): "s3:ListBucket",  # S3 API reference, HeadBucket "Permissions"
-    ("s3", "HeadObject"): "s3:GetObject",  # HeadObject "Permissions"
-    ("s3", "ListObjectsV2"): "s3:ListBucket",
-    ("s3", "DeleteObjects"): "s3:DeleteObject",
-    ("s3", "GetPublicAccessBlock"): "s3:GetBucketPublicAccessBlock",
-    ("lambda", "Invoke"): "lambda:InvokeFunction",
-    # AWS Budgets: every read of a budget, its notifications and subscribers is ViewBudget.
-    ("budgets", "DescribeBudget"): "budgets:ViewBudget",
-    ("budgets", "DescribeBudgets"): "budgets:ViewBudget",
-    ("budgets", "DescribeNotificationsForBudget"): "budgets:ViewBudget",
-    ("budgets", "DescribeSubscribersForNotification"): "budgets:ViewBudget",
-    # "No permissions are required to perform this operation" (STS API reference).
-    ("sts", "GetCallerIdentity"): None,
-    # Made by botocore's assume-role credential provider for a profile with role_arn, with
-    # the profile's source credentials: a permission of the source, not of the role the
-    # policy is for. (The CDK roles are assumed by the CDK CLI, never in-process.)
-    ("sts", "AssumeRole"): None,
-}
+# How a call maps to its IAM action: one table, garmaxctl/permissions.py (the access-denied
+# message uses it too).
+SERVICE_PREFIX = P.SERVICE_PREFIX
+OPERATION_ACTIONS = P.OPERATION_ACTIONS
 
 # Commands whose calls are not checked: they target only the embedded emulator.
 LOCAL_ONLY = frozenset(e.path for e in registry.commands() if e.words[0] == "local")
@@ -59,10 +37,7 @@ LOCAL_ONLY = frozenset(e.path for e in registry.commands() if e.words[0] == "loc
 
 def action_of(service: str, operation: str) -> str | None:
     """The IAM action a recorded call needs (None: none)."""
-    prefix = SERVICE_PREFIX.get(service, service)
-    if (prefix, operation) in OPERATION_ACTIONS:
-        return OPERATION_ACTIONS[(prefix, operation)]
-    return f"{prefix}:{operation}"
+    return P.iam_action(service, operation)
 
 
 def not_recordable(permission: P.Permission) -> str | None:
@@ -74,6 +49,10 @@ def not_recordable(permission: P.Permission) -> str | None:
         return "`cdk bootstrap` (the CDK CLI) creates the toolkit stack with these"
     if permission.service == "kms":
         return "Parameter Store calls KMS on the caller's behalf (SecureString)"
+    service, _, operation = permission.action.partition(":")
+    if (service, operation) in P.OPERATION_ACTIONS and \
+            P.OPERATION_ACTIONS[(service, operation)] is None:
+        return "AWS requires no permission for it: a call of it is recorded as no action"
     if permission.action == "ssm:AddTagsToResource":
         return "authorised as part of PutParameter with Tags, not a call of its own"
     if permission.action == "rds:AddTagsToResource":

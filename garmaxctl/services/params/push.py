@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from garmaxctl.aws import error_code
+from garmaxctl.aws import access_denied, error_code
 from garmaxctl.services.params.plan import Action, ParamsPlan, PlanItem
 from garmaxctl.services.params.replace import ReplaceFailedError, replace_type
 from garmaxctl.services.params.tree import SECURE, _error_text, _guard
@@ -109,6 +109,9 @@ def _write_one(client: Any, plan: ParamsPlan, item: PlanItem, kms_alias: str) ->
     except Exception as exc:  # every write is reported, whatever went wrong
         result.status = "failed"
         result.error_code, result.error = _error_text(exc)
+        denial = access_denied(exc)
+        if denial is not None:  # names the action, the parameter and the caller
+            result.error = denial.what()
     return result
 
 
