@@ -45,6 +45,11 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyt
     monkeypatch.setenv("AWS_CONFIG_FILE", str(empty / "config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty / "credentials"))
     monkeypatch.setenv("GARMAX_STATE_DIR", str(tmp_path_factory.mktemp("garmax-state")))
+    # LOCAL's default ports, where nothing listens: an emulator a developer left running
+    # (`make demo`, `local up`) is never the one a test talks to. Tests that start an
+    # emulator give it ports of its own (LocalStack).
+    monkeypatch.setenv("GARMAX_LOCAL_PORT", str(_UNUSED_PORTS[0]))
+    monkeypatch.setenv("GARMAX_API_PORT", str(_UNUSED_PORTS[1]))
     # Every AWS call a command makes, in this process or a `garmaxctl` subprocess, is
     # recorded for the permissions check at the session's end (tests/iam/recorder.py).
     monkeypatch.setenv("GARMAX_RECORD_CALLS", str(recorded_calls_file(tmp_path_factory)))
@@ -114,9 +119,17 @@ def api_request(url: str, method: str = "GET", body: dict | None = None,
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _UNUSED_PORTS:  # kept free for the isolation above
+            return port
+
+
+_UNUSED_PORTS: tuple[int, ...] = ()
+_UNUSED_PORTS = (free_port(),)  # once per session (the suite's isolation above)
+_UNUSED_PORTS += (free_port(),)
 
 
 # --------------------------------------------------------------------------- LOCAL stack
