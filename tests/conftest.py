@@ -118,6 +118,17 @@ def api_request(url: str, method: str = "GET", body: dict | None = None,
         return error.code, json.loads(error.read() or b"{}")
 
 
+def load_script(name: str) -> Any:
+    """``scripts/<name>.py`` (not a package) as a module: the generators and CI helpers."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"script_{name}", REPO / "scripts" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def free_port() -> int:
     while True:
         with socket.socket() as sock:

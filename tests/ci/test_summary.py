@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.conftest import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "tests" / "golden"
@@ -15,11 +16,7 @@ GOLDEN = REPO / "tests" / "golden"
 
 @pytest.fixture(scope="module")
 def summary() -> Any:
-    spec = importlib.util.spec_from_file_location("ci_summary", REPO / "scripts" / "ci_summary.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("ci_summary")
 
 
 def _document(tmp_path: Path, golden: str, **changes: Any) -> Path:

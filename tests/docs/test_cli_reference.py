@@ -3,7 +3,6 @@ complete, independent of the terminal, and every example in it is a real command
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shlex
 from typing import Any
@@ -11,18 +10,14 @@ from typing import Any
 import pytest
 
 from garmaxctl import registry
+from tests.conftest import load_script
 from tests.docs import commands
 
 REPO = commands.REPO
 
 
 def _generator() -> Any:
-    spec = importlib.util.spec_from_file_location("cli_docs_script",
-                                                  REPO / "scripts" / "cli_docs.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("cli_docs")
 
 
 @pytest.fixture(scope="module")

@@ -48,7 +48,6 @@ shared LOCAL stack and the bare emulator run in subprocesses and never see it.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -61,6 +60,7 @@ import pytest
 from garmaxctl import permissions
 from garmaxctl.shared import contract
 from tests.cli.conftest import Run, assert_envelope, cli, project  # noqa: F401
+from tests.conftest import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"
@@ -84,11 +84,7 @@ ENV = "FRONTEND_URL=https://app.example.com\nALERT_EMAIL=ops@example.com\n" \
 
 
 def _generator() -> Any:
-    spec = importlib.util.spec_from_file_location("iam_script", REPO / "scripts" / "iam.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("iam")
 
 
 def stage_policy(role: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from garmaxctl import permissions, registry
+from tests.conftest import load_script
 from tests.iam import recorder
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,11 +27,7 @@ LINTER_FALSE_POSITIVES = {
 
 
 def _generator() -> Any:
-    spec = importlib.util.spec_from_file_location("iam_script", REPO / "scripts" / "iam.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("iam")
 
 
 def test_docs_iam_files_are_the_generated_ones() -> None:
