@@ -373,9 +373,14 @@ class Denial:
     resource: str | None
     principal: str | None
     command: str
+    operation: str | None = None  # the refused call, for an answer naming no action
+    message: str = ""  # AWS's own words, for an answer naming no action
 
     def what(self) -> str:
-        text = f"AccessDenied: {self.action or 'the call'}"
+        if self.action is None:  # neither AWS's message nor the call names the action
+            said = f" ({self.message})" if self.message else ""
+            return f"AccessDenied: {self.operation or 'the call'} is not allowed{said}"
+        text = f"AccessDenied: {self.action}"
         if self.resource:
             text += f" on {self.resource}"
         text += " is not allowed"
@@ -405,4 +410,6 @@ def access_denied(exc: BaseException, command: str | None = None) -> Denial | No
     return Denial(action=action.group(1) if action else response.get(DENIED_ACTION_KEY),
                   resource=redact.redact(resource.group(1)) if resource else None,
                   principal=principal.group(1) if principal else None,
-                  command=run.current().command if command is None else command)
+                  command=run.current().command if command is None else command,
+                  operation=getattr(exc, "operation_name", None),
+                  message=redact.redact(message)[:200])

@@ -192,7 +192,8 @@ def test_status_reports_an_unreadable_budget_instead_of_the_defaults(dev, cli,
     _, document = cli.json("--stage", "dev", "status")
     problems = " ".join(document["data"]["problems"])
     assert "cannot read today's spend or the budgets" in problems
-    assert "access denied" in problems and document["data"]["spend"] is None
+    assert "AccessDenied: GetParameters is not allowed (not allowed: ssm:GetParameters)" \
+        in problems and document["data"]["spend"] is None
 
 
 def test_status_names_the_smpl_placeholder(dev, cli) -> None:
