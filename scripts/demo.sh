@@ -15,6 +15,9 @@ stop() {
 }
 trap stop EXIT
 
+step "garmaxctl --version (and the commit it runs from)"
+garmaxctl --version
+
 step "garmaxctl local up --detach (emulator, bootstrap, deploy LOCAL, API, workers)"
 garmaxctl local up --detach
 API_URL=$(garmaxctl -o json local status | python -c 'import json,sys; print(json.load(sys.stdin)["data"]["api_url"])')
@@ -159,6 +162,12 @@ garmaxctl cost report --since 1d
 
 step "garmaxctl budget status (today's AI spend against the daily budgets, the breaker)"
 garmaxctl budget status
+
+step "garmaxctl audit list --since 1h (every change this demo made, hash-chained)"
+garmaxctl audit list --since 1h
+
+step "garmaxctl audit verify (the local chain, the stage's log group and its head in SSM)"
+garmaxctl audit verify
 
 step "garmaxctl local status -o json"
 garmaxctl local status -o json
