@@ -37,6 +37,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$", re.IGNORECASE)
 _HTTP_URL = re.compile(r"^https?://\S+$", re.IGNORECASE)
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+_KEY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z]{2,63}$", re.IGNORECASE)
 
 
@@ -261,6 +262,18 @@ def parse_env_text(text: str) -> tuple[dict[str, str], dict[str, int], list[Prob
             continue
         if binding.key is None:
             continue  # comment or blank line
+        # A line holding a bare word, or a key no variable could have ('"KEY=value'), is
+        # a broken line too. Its key is named only when it is one of ours: a bare word may
+        # be a pasted secret.
+        shown = binding.key if binding.key in ALL_KEYS else "?"
+        if not _KEY_NAME.match(binding.key):
+            problems.append(Problem(key=shown, line=binding.original.line,
+                                    message="not a variable name (expected KEY=value)"))
+            continue
+        if binding.value is None:
+            problems.append(Problem(key=shown, line=binding.original.line,
+                                    message="no '=' (expected KEY=value; KEY= for empty)"))
+            continue
         if binding.key in values:
             problems.append(Problem(key=binding.key, message="key is set twice",
                                     line=binding.original.line))

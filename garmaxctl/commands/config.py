@@ -49,7 +49,7 @@ def validate(ctx: typer.Context) -> output.Outcome:
             "problems": problems}
     if not env.exists:
         data["valid"] = False
-        message = f"{env.path} not found: create it from .env.example"
+        message = f"{env.path} not found: create it from .env.example, or pass --env-file"
         return output.Outcome(data=data, lines=[message],
                               failure=ConfigError(message, code="env_missing"))
     if env.problems:

@@ -110,6 +110,26 @@ def test_malformed_line_is_a_problem_with_its_line_number(tmp_path) -> None:
     assert "could not be parsed" in env.problems[0].message
 
 
+@pytest.mark.parametrize(("line", "key", "words"), [
+    ("JWT_SECRET", "JWT_SECRET", "no '='"),  # a key whose value was forgotten
+    ("sk_live_51Habcdefghijklmnop", "?", "no '='"),  # a pasted secret is never named
+    ('"JWT_SECRET=abc', "?", "not a variable name"),
+    ("export", "?", "no '='"),
+])
+def test_a_line_without_key_and_value_is_a_problem(tmp_path, line: str, key: str,
+                                                   words: str) -> None:
+    (tmp_path / ".env").write_text(f"ALERT_EMAIL=a@b.io\n{line}\nDAILY_BUDGET_USD=10\n")
+    env = load_env_file(tmp_path / ".env")
+    assert [(p.key, p.line) for p in env.problems] == [(key, 2)]
+    assert words in env.problems[0].message and "sk_live" not in env.problems[0].message
+    assert set(env.values) == {"ALERT_EMAIL", "DAILY_BUDGET_USD"}
+
+
+def test_an_empty_value_is_no_problem(tmp_path) -> None:
+    (tmp_path / ".env").write_text("ALERT_EMAIL=a@b.io\nSENTRY_DSN=\n")
+    assert load_env_file(tmp_path / ".env").problems == []
+
+
 def test_duplicate_key_is_a_problem(tmp_path) -> None:
     (tmp_path / ".env").write_text("ALERT_EMAIL=a@b.io\nALERT_EMAIL=c@d.io\n")
     assert [p.message for p in load_env_file(tmp_path / ".env").problems] == ["key is set twice"]
