@@ -4,7 +4,6 @@ rules answered as AWS answers them (tests/alarms/conftest.py)."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 
 import boto3
@@ -12,7 +11,7 @@ import pytest
 
 from garmaxctl.stage import alarms as stage_alarms
 from tests.alarms.conftest import REGION, TOPIC, AwsCloudWatchExtras, put_alarm
-from tests.cli.conftest import Run, assert_envelope
+from tests.cli.conftest import Run, assert_envelope, assert_reads_at_80
 
 
 def cw():
@@ -32,28 +31,6 @@ def write_idle_snapshot(alarms: dict[str, bool]) -> None:
             "schema": 1, "stage": "DEV", "phase": "idle", "created_at": "2025-01-01T00:00:00Z",
             "created_by": "test", "resources": {"alarms": {
                 name: {"actions": value} for name, value in alarms.items()}}}))
-
-
-def rendered(outcome) -> str:
-    from rich.console import Console
-
-    from garmaxctl import output
-
-    console = Console(width=80, file=io.StringIO(), color_system=None)
-    for table in outcome.tables:
-        console.print(output.render_table(table))
-    for line in outcome.lines:
-        console.print(line, markup=False, highlight=False)
-    return console.file.getvalue()
-
-
-def assert_reads_at_80(outcome) -> None:
-    text = rendered(outcome)
-    assert max(len(line) for line in text.splitlines()) <= 80, text
-    words = {w for t in outcome.tables for row in t.rows for cell in row
-             for w in str(cell).split()}
-    broken = sorted(w for w in words if w not in text.split())
-    assert not broken, (broken, text)
 
 
 # ----------------------------------------------------------------------------- list

@@ -63,3 +63,31 @@ def assert_envelope(document: dict, *, exit_code: int, command: str) -> None:
     if exit_code:
         assert set(document["error"]) == {"code", "message"}
         assert "\n" not in document["error"]["message"]
+
+
+def render_outcome(outcome: Any, width: int = 80) -> str:
+    """An Outcome's tables and lines as a terminal of ``width`` columns shows them (no
+    colour): what the 80-column checks of a command's own tests read."""
+    import io
+
+    from rich.console import Console
+
+    from garmaxctl import output
+
+    console = Console(width=width, file=io.StringIO(), color_system=None)
+    for table in outcome.tables:
+        console.print(output.render_table(table))
+    for line in outcome.lines:
+        console.print(line, markup=False, highlight=False)
+    return console.file.getvalue()
+
+
+def assert_reads_at_80(outcome: Any) -> str:
+    """No line past 80 columns and every word of every cell whole; the rendered text."""
+    text = render_outcome(outcome)
+    assert max(len(line) for line in text.splitlines()) <= 80, text
+    words = {w for t in outcome.tables for row in t.rows for cell in row
+             for w in str(cell).split()}
+    broken = sorted(w for w in words if w not in text.split())
+    assert not broken, (broken, text)
+    return text

@@ -4,11 +4,11 @@ breaker, the Quotas table's counters, and the AWS Budgets budget's actual and fo
 from __future__ import annotations
 
 import datetime as dt
-import io
 
 import pytest
 
 from garmaxctl.shared import contract
+from tests.cli.conftest import assert_reads_at_80
 from tests.cost.conftest import Run, add_ledger_table, assert_envelope
 from tests.health.conftest import DevStage
 
@@ -94,20 +94,11 @@ def test_budget_status_reports_a_missing_aws_budget_without_failing(cli: Run,
 
 def test_budget_status_tables_read_at_80_columns(ledger: DevStage) -> None:
     dev = ledger
-    from rich.console import Console
 
-    from garmaxctl import output
     from garmaxctl.commands.budget import status_outcome
     from garmaxctl.services import budget
 
     _spend(dev, "gemini", 2.34)
     day = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
     _use(dev, f"TRYON#user-0123456789abcdef0123456789abcdef#{day}", 3)
-    outcome = status_outcome(budget.status(dev.target()))
-    console = Console(width=80, file=io.StringIO(), color_system=None)
-    for table in outcome.tables:
-        console.print(output.render_table(table))
-    text = console.file.getvalue()
-    assert max(len(line) for line in text.splitlines()) <= 80
-    words = {w for t in outcome.tables for row in t.rows for c in row for w in str(c).split()}
-    assert not [w for w in words if w not in text.split()]
+    assert_reads_at_80(status_outcome(budget.status(dev.target())))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.conftest import assert_reads_at_80
 from tests.cost.conftest import FakeCostExplorer, Item, Run, assert_envelope, month_of_items
 
 DEV = ("--stage", "DEV")
@@ -220,9 +221,6 @@ def test_the_cache_keeps_an_answer_for_6_hours_by_the_injected_clock(
 
 
 def test_report_tables_read_at_80_columns(cli: Run, may: FakeCostExplorer) -> None:
-    from rich.console import Console
-
-    from garmaxctl import output
     from garmaxctl.commands.cost import report_outcome
     from garmaxctl.services import cost
 
@@ -234,15 +232,4 @@ def test_report_tables_read_at_80_columns(cli: Run, may: FakeCostExplorer) -> No
         result = cost.report(explorer.target, explorer,
                              start=dt.datetime(2025, 5, 1, tzinfo=dt.UTC),
                              end=dt.datetime(2025, 5, 15, tzinfo=dt.UTC), by=by)
-        outcome = report_outcome(result)
-        console = Console(width=80, file=io.StringIO(), color_system=None)
-        for table in outcome.tables:
-            console.print(output.render_table(table))
-        for line in outcome.lines:
-            console.print(line, markup=False, highlight=False)
-        text = console.file.getvalue()
-        assert max(len(line) for line in text.splitlines()) <= 80
-        words = {w for t in outcome.tables for row in t.rows for cell in row
-                 for w in str(cell).split()}
-        broken = [w for w in words if w not in text.split()]
-        assert not broken, broken
+        assert_reads_at_80(report_outcome(result))

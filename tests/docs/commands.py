@@ -208,7 +208,7 @@ def split_shell(line: str) -> list[str]:
             current = []
             i += 2
             continue
-        elif ch == ")" and not substitutions:
+        elif ch == ")" and not substitutions:  # a ")" that closes no "$(": part of a word
             pass
         elif ch in "|;)`":
             substitutions -= ch == ")"

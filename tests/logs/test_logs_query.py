@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from garmaxctl.services.logs import presets
 from garmaxctl.services.logs import query as insights
 from garmaxctl.shared import contract
 from garmaxctl.shared.errors import ExitCode, GarmaxError
-from tests.cli.conftest import Run, assert_envelope
+from tests.cli.conftest import Run, assert_envelope, render_outcome
 from tests.logs.insights_fake import FakeInsights
 
 ACCOUNT = "123456789012"
@@ -248,16 +247,7 @@ def test_errors_rejects_a_bad_bin(cli: Run, fake: FakeInsights) -> None:
 # --------------------------------------------------------------------------- 80 columns
 
 def _render(outcome: Any) -> str:
-    from rich.console import Console
-
-    from garmaxctl import output
-
-    console = Console(width=80, file=io.StringIO(), color_system=None)
-    for table in outcome.tables:
-        console.print(output.render_table(table))
-    for line in outcome.lines:
-        console.print(line, markup=False, highlight=False)
-    text = console.file.getvalue()
+    text = render_outcome(outcome)
     words = {w for t in outcome.tables for row in t.rows for c in row for w in str(c).split()}
     words |= {w for t in outcome.tables for w in " ".join(t.columns).split()}
     assert not [w for w in words if w not in text.split()], text
